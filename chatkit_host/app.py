@@ -1,0 +1,104 @@
+"""The Litestar app: the ChatKit endpoint, health, CORS and auth around a `Host`.
+
+No YAML here: the app is made from a Host, which is made from a built Runtime. The CLI, the tests and
+the reloader all go through `create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from litestar import Litestar, Request, Response, get, post
+from litestar.config.cors import CORSConfig
+from litestar.response import Stream
+from pydantic import ValidationError
+
+from chatkit_host import preflight
+from chatkit_host.host import Host
+
+logger = logging.getLogger("chatkit_host.app")
+
+CONFIG_ENV = "CHATKIT_HOST_CONFIG"
+"""Environment variable naming the chatkit.yaml a worker process loads (`serve --workers N`)."""
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def create_app(host: Host) -> Litestar:
+    """The ASGI app serving ``host``; the store opens on startup and closes on shutdown."""
+    config = host.runtime.config
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await host.start()
+        try:
+            yield
+        finally:
+            await host.stop()
+
+    @post(config.server.path, status_code=200, request_max_body_size=config.server.max_body)
+    async def chatkit_endpoint(request: Request) -> Response:
+        context = host.authenticator.authenticate(request.headers.get("authorization"))
+        if context is None:
+            return _error(401, "unauthorized", "a valid bearer token is required",
+                          {"WWW-Authenticate": "Bearer"})
+        body = await request.body()
+        try:
+            parsed = preflight.parse(body)
+            await preflight.check(parsed, host.store, context)
+            result = await host.server.process(body, context)
+        except preflight.RequestRefused as refused:
+            return _error(refused.status, refused.code, refused.message)
+        except NotFoundError as error:
+            return _error(404, "not_found", str(error) or "not found")
+        except (ValidationError, ValueError) as error:
+            return _error(400, "invalid_request", _first_line(error))
+        except NotImplementedError as error:
+            return _error(501, "not_supported", _first_line(error))
+        if isinstance(result, StreamingResult):
+            return Stream(result, media_type="text/event-stream", headers=SSE_HEADERS)
+        return Response(result.json, media_type="application/json")
+
+    @get("/healthz")
+    async def healthz() -> dict[str, object]:
+        runtime = host.runtime
+        return {
+            "status": "ok" if host.last_error is None else "degraded",
+            "config_version": runtime.version,
+            "loaded_at": runtime.built_at.isoformat(),
+            "last_reload": host.last_reload.isoformat() if host.last_reload else None,
+            "last_error": host.last_error,
+        }
+
+    cors = CORSConfig(allow_origins=list(config.server.cors)) if config.server.cors else None
+    return Litestar(
+        route_handlers=[chatkit_endpoint, healthz],
+        lifespan=[lifespan],
+        cors_config=cors,
+        debug=False,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """uvicorn factory for worker processes: load the config named by `CHATKIT_HOST_CONFIG`."""
+    from chatkit_host.config.loader import load_config
+    from chatkit_host.runtime.build import build_runtime
+
+    return create_app(Host(build_runtime(load_config(Path(os.environ[CONFIG_ENV])))))
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

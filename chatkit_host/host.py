@@ -1,0 +1,61 @@
+"""The running host: the store, the file storage and the runtime in force.
+
+The store lives beside the runtime, not inside it: swapping in a new runtime (hot reload) never
+reopens the database. Each process has one Host; everything it holds in memory is derived from the
+configuration files or lives in the database, so a second replica behaves the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chatkit_host.auth import Authenticator
+from chatkit_host.runtime.build import Runtime
+from chatkit_host.server import HostServer
+from chatkit_host.storage.store import SQLStore, open_store
+
+
+class Host:
+    """Owns what outlives a configuration: the store and the server; holds the current runtime."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.authenticator = _authenticator(runtime)
+        self.last_error: str | None = None
+        self.last_reload: datetime | None = None
+        self._store: SQLStore | None = None
+        self._server: HostServer | None = None
+
+    @property
+    def store(self) -> SQLStore:
+        if self._store is None:
+            raise RuntimeError("the host is not started")
+        return self._store
+
+    @property
+    def server(self) -> HostServer:
+        if self._server is None:
+            raise RuntimeError("the host is not started")
+        return self._server
+
+    async def start(self) -> None:
+        loaded = self.runtime.loaded
+        self._store = await open_store(loaded.config.store.url, base_dir=loaded.base_dir)
+        self._server = HostServer(self._store, lambda: self.runtime)
+
+    async def stop(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    def swap(self, runtime: Runtime) -> None:
+        """Put a new runtime in force. Streams already running keep the one they began with."""
+        self.authenticator = _authenticator(runtime)
+        self.runtime = runtime
+        self.last_reload = runtime.built_at
+        self.last_error = None
+
+
+def _authenticator(runtime: Runtime) -> Authenticator:
+    loaded = runtime.loaded
+    return Authenticator(loaded.config.auth, loaded.auth_tokens)

@@ -1,0 +1,134 @@
+"""Check a ChatKit request before any response is sent.
+
+The SDK raises `NotFoundError` and friends after the 200 SSE head is out, so a client asking for
+someone else's thread, or writing to a locked one, sees a broken stream. Here the request is parsed,
+ownership of every thread, item and attachment it names is checked, and the thread's status is
+enforced, so the answer can still be a 4xx with a JSON body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatkit.store import NotFoundError
+from chatkit.types import (
+    AttachmentsDeleteReq,
+    ChatKitReq,
+    ClientToolCallItem,
+    ItemsFeedbackReq,
+    StructuredInputItem,
+    ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
+    UserMessageItem,
+)
+from pydantic import TypeAdapter, ValidationError
+
+from chatkit_host.context import RequestContext
+from chatkit_host.storage.store import SQLStore
+
+_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
+
+# Requests that add to a thread: refused while it is locked or closed.
+_WRITES = (
+    ThreadsAddUserMessageReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsCustomActionReq,
+    ThreadsSyncCustomActionReq,
+)
+
+
+@dataclass
+class RequestRefused(Exception):
+    """A request answered with ``status`` and a JSON error body; nothing was changed."""
+
+    status: int
+    code: str
+    message: str
+
+    def body(self) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+def parse(body: bytes) -> ChatKitReq:
+    """Parse a request body, or refuse it with 400 and what is wrong (field paths, not values)."""
+    try:
+        return _REQUEST.validate_json(body)
+    except ValidationError as error:
+        raise RequestRefused(400, "invalid_request", _describe(error)) from None
+
+
+async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -> None:
+    """Refuse (404/409/400) what would otherwise fail after the stream has begun."""
+    params = getattr(request, "params", None)
+    thread_id = getattr(params, "thread_id", None)
+    thread = await _thread(store, thread_id, context) if thread_id else None
+    if thread is not None and isinstance(request, _WRITES):
+        _writable(thread)
+    if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
+        for attachment_id in request.params.input.attachments:
+            await _owned(store.load_attachment(attachment_id, context), "attachment", attachment_id)
+    if isinstance(request, AttachmentsDeleteReq):
+        attachment_id = request.params.attachment_id
+        await _owned(store.load_attachment(attachment_id, context), "attachment", attachment_id)
+    if isinstance(request, ItemsFeedbackReq):
+        for item_id in request.params.item_ids:
+            await _item(store, request.params.thread_id, item_id, context)
+    if isinstance(request, ThreadsRetryAfterItemReq):
+        item = await _item(store, request.params.thread_id, request.params.item_id, context)
+        if not isinstance(item, UserMessageItem):
+            raise RequestRefused(400, "invalid_request", "retry_after_item needs a user message")
+    if isinstance(request, ThreadsAddStructuredInputReq):
+        item = await _item(store, request.params.thread_id, request.params.item_id, context)
+        if not isinstance(item, StructuredInputItem) or item.status != "pending":
+            raise RequestRefused(409, "not_pending", "that form is not waiting for an answer")
+    if isinstance(request, ThreadsAddClientToolOutputReq):
+        await _pending_client_tool_call(store, request.params.thread_id, context)
+    if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+        if request.params.item_id:
+            await _item(store, request.params.thread_id, request.params.item_id, context)
+
+
+async def _thread(store: SQLStore, thread_id: str, context: RequestContext) -> ThreadMetadata:
+    return await _owned(store.load_thread(thread_id, context), "thread", thread_id)
+
+
+async def _item(store: SQLStore, thread_id: str, item_id: str, context: RequestContext):  # noqa: ANN202
+    return await _owned(store.load_item(thread_id, item_id, context), "item", item_id)
+
+
+async def _owned(lookup, kind: str, ident: str):  # noqa: ANN001, ANN202
+    # Someone else's thread and a missing one answer alike: existence is not leaked.
+    try:
+        return await lookup
+    except NotFoundError:
+        raise RequestRefused(404, "not_found", f"{kind} {ident} not found") from None
+
+
+def _writable(thread: ThreadMetadata) -> None:
+    status = thread.status
+    if status.type != "active":
+        reason = f": {status.reason}" if getattr(status, "reason", None) else ""
+        raise RequestRefused(409, f"thread_{status.type}", f"the thread is {status.type}{reason}")
+
+
+async def _pending_client_tool_call(store: SQLStore, thread_id: str, context: RequestContext) -> None:
+    page = await store.load_thread_items(thread_id, None, 1, "desc", context)
+    last = page.data[0] if page.data else None
+    if not (isinstance(last, ClientToolCallItem) and last.status == "pending"):
+        raise RequestRefused(409, "not_pending", "no client tool call is waiting for output")
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for detail in error.errors(include_input=False)[:5]:
+        where = ".".join(str(part) for part in detail["loc"]) or "body"
+        problems.append(f"{where}: {detail['msg']}")
+    return "; ".join(problems)

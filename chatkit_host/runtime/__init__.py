@@ -1,0 +1,1 @@
+"""The only place configuration becomes objects: agents, tools, models, converters."""

@@ -1,0 +1,71 @@
+"""Agent instructions as jinja2 templates, rendered per request.
+
+Templates are trusted (they come from the project's files) but the values they see are not (user ids,
+thread titles), so rendering happens in a sandbox all the same: a title can never become template code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@dataclass(frozen=True)
+class UserView:
+    """`{{ user }}` in a template: prints the user id; `{{ user.claims.NAME }}` for auth claims."""
+
+    id: str
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """`{{ thread.id }}`, `{{ thread.title }}` in a template."""
+
+    id: str
+    title: str | None = None
+    created_at: datetime | None = None
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def compile_instructions(source: str, variables: Mapping[str, Any]) -> Callable[..., str]:
+    """Compile a template into the Agents SDK's dynamic-instructions callable.
+
+    Raises `TemplateError` at build time when the template cannot render with sample values (a syntax
+    error, an undefined variable), so a bad prompt is a configuration error, not a failed turn.
+    """
+    template = _ENV.from_string(source)
+    template.render(_values(UserView("validate"), ThreadView("thr_validate"), variables))
+
+    def render(run_context: Any, agent: Any) -> str:
+        agent_context = run_context.context
+        request = agent_context.request_context
+        thread = agent_context.thread
+        return template.render(
+            _values(
+                UserView(request.user_id, request.claims),
+                ThreadView(thread.id, thread.title, thread.created_at),
+                variables,
+            )
+        )
+
+    return render
+
+
+def _values(user: UserView, thread: ThreadView, variables: Mapping[str, Any]) -> dict[str, Any]:
+    return {"user": user, "thread": thread, "now": datetime.now(timezone.utc), "vars": dict(variables)}
+
+
+__all__ = ["TemplateError", "ThreadView", "UserView", "compile_instructions"]

@@ -1,0 +1,98 @@
+"""Tools declared in chatkit.yaml → Agents SDK tools."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agents import FunctionTool, function_tool
+from chatkit.types import ProgressUpdateEvent, ThreadItemDoneEvent
+
+from chatkit_host.runtime.converter import tool_history_item
+
+from chatkit_host.config.models import ToolConfig
+from chatkit_host.refs import UnresolvedReference, resolve
+
+
+class ToolBuildError(Exception):
+    """A tool that cannot be built; ``key`` is the config key to blame."""
+
+    def __init__(self, key: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.key, self.message, self.hint = key, message, hint
+
+
+def build_tool(name: str, config: ToolConfig, base_dir: Path) -> FunctionTool:
+    """Build the tool named ``name``; raises `ToolBuildError` naming the key at fault."""
+    try:
+        target = resolve(config.python, base_dir)
+    except UnresolvedReference as error:
+        raise ToolBuildError("python", error.message, error.hint) from None
+    tool = with_history(_function_tool(name, target, config))
+    if config.progress:
+        tool = with_progress(tool, config.progress)
+    return tool
+
+
+def _function_tool(name: str, target: Any, config: ToolConfig) -> FunctionTool:
+    if isinstance(target, FunctionTool):
+        # Already decorated in the user's code: keep its schema, use the YAML name.
+        return dataclasses.replace(
+            target, name=name, description=config.description or target.description
+        )
+    if not callable(target) or inspect.isclass(target):
+        raise ToolBuildError("python", f"'{config.python}' is not a function")
+    try:
+        return function_tool(target, name_override=name, description_override=config.description)
+    except Exception as error:  # the SDK rejects signatures it cannot describe
+        raise ToolBuildError(
+            "python", f"cannot make a tool of '{config.python}': {error}",
+            hint="parameters need type hints the Agents SDK can turn into JSON Schema",
+        ) from None
+
+
+def with_progress(tool: FunctionTool, text: str) -> FunctionTool:
+    """Show ``text`` as a progress line in the chat while the tool runs."""
+    invoke: Callable[..., Any] = tool.on_invoke_tool
+
+    async def invoke_with_progress(ctx: Any, arguments: str) -> Any:
+        stream = getattr(ctx.context, "stream", None)
+        if stream is not None:
+            await stream(ProgressUpdateEvent(text=text))
+        return await invoke(ctx, arguments)
+
+    return dataclasses.replace(tool, on_invoke_tool=invoke_with_progress)
+
+
+def with_history(tool: FunctionTool) -> FunctionTool:
+    """Keep the call and its output in the thread, where the next turn's model input finds them.
+
+    ChatKit has no thread item for a server-side tool call; without this, a follow-up question about a
+    tool's result reaches a model that never saw it. The hidden item is streamed through the agent
+    context, so it lands in the thread right where the call happened.
+    """
+    invoke: Callable[..., Any] = tool.on_invoke_tool
+
+    async def invoke_and_remember(ctx: Any, arguments: str) -> Any:
+        output = await invoke(ctx, arguments)
+        agent_context = ctx.context
+        if hasattr(agent_context, "stream") and hasattr(agent_context, "generate_id"):
+            call_id = ctx.tool_call_id
+            text = output if isinstance(output, str) else json.dumps(output, default=str)
+            item = tool_history_item(
+                agent_context.generate_id("sdk_hidden_context"),
+                agent_context.thread.id,
+                [
+                    {"type": "function_call", "call_id": call_id, "name": ctx.tool_name,
+                     "arguments": arguments},
+                    {"type": "function_call_output", "call_id": call_id, "output": text},
+                ],
+            )
+            await agent_context.stream(ThreadItemDoneEvent(item=item))
+        return output
+
+    return dataclasses.replace(tool, on_invoke_tool=invoke_and_remember)
