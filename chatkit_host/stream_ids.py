@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 from chatkit.types import (
     AssistantMessageItem,
+    ClientToolCallItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -44,6 +45,9 @@ class FreshItemIds:
             ours = self._open.pop(event.item.id, None) or self._new_id()
             self._last[event.item.id] = ours
             return event.model_copy(update={"item": event.item.model_copy(update={"id": ours})})
+        if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, ClientToolCallItem):
+            # Its id comes from the model's call item too: the same fake id for every call.
+            return event.model_copy(update={"item": event.item.model_copy(update={"id": self._new_id()})})
         if isinstance(event, ThreadItemRemovedEvent):
             ours = self._open.get(event.item_id) or self._last.get(event.item_id)
             if ours:
