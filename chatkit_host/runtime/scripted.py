@@ -7,9 +7,9 @@ runner and ChatKit streaming code as a real model.
 What a caller may rely on:
 
 - The answer depends on the model input only, never on state kept between calls, so any replica
-  answers the same. The turn starts at the latest user message (the first of a run of consecutive
-  user messages, since ChatKit appends quoted text and @-mention context as user messages right
-  after the typed one); the step within the turn is the number of `function_call_output` items
+  answers the same. The turn starts at the latest message the user typed (ChatKit's converter also
+  sends hidden context, quoted text, @-mention context, widgets and forms as user-role messages;
+  those are recognised by their openings and skipped); the step within the turn is the number of `function_call_output` items
   after it.
 - Past the last step, a final `say` repeats and a final `call` is followed by an empty message:
   every turn ends.
@@ -316,11 +316,30 @@ def _refuse_server_state(previous_response_id: str | None, conversation_id: str 
         )
 
 
+# ChatKit's converter sends context (hidden items, quoted text, @-mentions, widgets, forms) as
+# user-role messages with these openings; they are not something the user typed.
+_CONTEXT_OPENINGS = (
+    "Hidden context for the agent",
+    "The user is referring to this in particular",
+    "# User-provided context for @-mentions",
+    "A structured input request was displayed",
+    "A message was displayed to the user",
+    "The following graphical UI widget",
+    "The following image was generated",
+)
+
+
+def _typed_by_user(item: dict[str, Any]) -> bool:
+    if item.get("role") != "user" or item.get("type", "message") != "message":
+        return False
+    return not _text(item.get("content")).startswith(_CONTEXT_OPENINGS)
+
+
 def _read_turn(input: str | list[TResponseInputItem]) -> _Turn:
     items = _items(input)
     turn, start, previous_was_user = 0, -1, False
     for index, item in enumerate(items):
-        is_user = item.get("role") == "user" and item.get("type", "message") == "message"
+        is_user = _typed_by_user(item)
         if is_user and not previous_was_user:
             turn, start = turn + 1, index
         previous_was_user = is_user

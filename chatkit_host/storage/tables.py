@@ -1,0 +1,235 @@
+"""The store's tables, and creating / checking them when a store opens.
+
+Each row keeps the SDK object it stands for as JSON text (``data``), serialized with the SDK's own
+pydantic types; only what queries filter or sort on is a column. Order is ``seq``, an
+autoincrement integer assigned on first insert: timestamps collide, ``seq`` never does, and an
+upsert of an existing row keeps it.
+
+Indexes are chosen so every page is an index range scan whose cost does not grow with the size of
+the thread or the number of threads a user has: ``(user_id, seq)`` on threads, ``(thread_id,
+seq)`` on items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import Field, SQLModel
+
+from chatkit_host.errors import ConfigError, ConfigProblem
+
+from .engine import CONFIG_KEY, SQLITE_BEGIN_OPTION, redacted_url
+
+#: The layout this code reads and writes. Bump it, and add a step to ``_MIGRATIONS``, whenever a
+#: release changes the tables.
+SCHEMA_VERSION = 1
+
+#: 64-bit key of the PostgreSQL advisory lock that serializes schema set-up across processes.
+_SCHEMA_LOCK_KEY = 0x63686B7473636865  # "chktsche"
+
+
+def _seq_column() -> Column[int]:
+    # SQLite only autoincrements a column typed exactly INTEGER PRIMARY KEY; PostgreSQL gets
+    # BIGSERIAL.
+    return Column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+
+
+class SchemaVersionRow(SQLModel, table=True):
+    """One row (``id`` = 1) holding the schema version of the database."""
+
+    __tablename__ = "chatkit_schema_version"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_chatkit_schema_version_one_row"),)
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class ThreadRow(SQLModel, table=True):
+    """A thread; ``data`` is its ``chatkit.types.ThreadMetadata``."""
+
+    __tablename__ = "chatkit_threads"
+    __table_args__ = (
+        Index("ix_chatkit_threads_user_seq", "user_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: int | None = Field(default=None, sa_column=_seq_column())
+    #: Unique across users, so one user can never create a thread under another's id.
+    id: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    user_id: str = Field(sa_column=Column(Text, nullable=False))
+    #: The thread's own timestamp (UTC when it had a zone, verbatim when naive); informational.
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ItemRow(SQLModel, table=True):
+    """A thread item; ``data`` is its ``chatkit.types.ThreadItem``.
+
+    Item ids are unique per thread only: the same id may exist in two threads.
+    """
+
+    __tablename__ = "chatkit_items"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "id", name="uq_chatkit_items_thread_id"),
+        Index("ix_chatkit_items_thread_seq", "thread_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: int | None = Field(default=None, sa_column=_seq_column())
+    thread_id: str = Field(
+        sa_column=Column(
+            Text, ForeignKey("chatkit_threads.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    id: str = Field(sa_column=Column(Text, nullable=False))
+    #: The thread owner, repeated so an item lookup needs no join to be scoped.
+    user_id: str = Field(sa_column=Column(Text, nullable=False))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AttachmentRow(SQLModel, table=True):
+    """Attachment metadata (not the file); ``data`` is its ``chatkit.types.Attachment``."""
+
+    __tablename__ = "chatkit_attachments"
+
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    user_id: str = Field(sa_column=Column(Text, nullable=False))
+    thread_id: str | None = Field(
+        default=None,
+        sa_column=Column(
+            Text,
+            ForeignKey("chatkit_threads.id", ondelete="CASCADE"),
+            nullable=True,
+            index=True,
+        ),
+    )
+    #: When the row was first written (UTC): lets a cleanup job find uploads never attached.
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class FeedbackRow(SQLModel, table=True):
+    """The latest feedback (``positive`` / ``negative``) a user gave one item."""
+
+    __tablename__ = "chatkit_feedback"
+    __table_args__ = (
+        # Deleting an item (or, through it, its thread) deletes its feedback.
+        ForeignKeyConstraint(
+            ["thread_id", "item_id"],
+            ["chatkit_items.thread_id", "chatkit_items.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    thread_id: str = Field(sa_column=Column(Text, primary_key=True))
+    item_id: str = Field(sa_column=Column(Text, primary_key=True))
+    user_id: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+
+
+#: Every table the store owns, parents first. Only these are created: other SQLModel tables that
+#: share ``SQLModel.metadata`` are left alone.
+TABLES = [
+    SchemaVersionRow.__table__,  # type: ignore[attr-defined]
+    ThreadRow.__table__,  # type: ignore[attr-defined]
+    ItemRow.__table__,  # type: ignore[attr-defined]
+    AttachmentRow.__table__,  # type: ignore[attr-defined]
+    FeedbackRow.__table__,  # type: ignore[attr-defined]
+]
+
+#: ``_MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
+_MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {}
+
+
+class SchemaVersionError(ConfigError):
+    """The database was written by a newer chatkit-host whose schema this code does not know."""
+
+
+async def ensure_schema(engine: AsyncEngine) -> None:
+    """Create the tables if missing, record the schema version, migrate an older database.
+
+    Safe to run from several processes at once: set-up is serialized by a database lock
+    (an advisory lock on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite).
+
+    Raises:
+        SchemaVersionError: The database's schema version is newer than :data:`SCHEMA_VERSION`;
+            nothing was changed.
+    """
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        async with connection.begin():
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
+                )
+            version = await _stored_version(connection)
+            if version is not None and version > SCHEMA_VERSION:
+                raise _newer_schema(engine, version)
+            await connection.run_sync(
+                lambda sync: SQLModel.metadata.create_all(sync, tables=TABLES)
+            )
+            if version is None:
+                await connection.execute(
+                    SchemaVersionRow.__table__.insert().values(  # type: ignore[attr-defined]
+                        id=1, version=SCHEMA_VERSION
+                    )
+                )
+            else:
+                await _migrate(connection, version)
+
+
+async def _stored_version(connection: AsyncConnection) -> int | None:
+    """The recorded schema version; ``None`` for a database the store has never opened."""
+    table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    exists = await connection.run_sync(lambda sync: inspect(sync).has_table(table.name))
+    if not exists:
+        return None
+    return await connection.scalar(select(table.c.version).where(table.c.id == 1))
+
+
+async def _migrate(connection: AsyncConnection, version: int) -> None:
+    table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    while version < SCHEMA_VERSION:
+        step = _MIGRATIONS.get(version)
+        if step is None:
+            raise RuntimeError(f"no migration from store schema version {version}")
+        await step(connection)
+        version += 1
+        await connection.execute(table.update().where(table.c.id == 1).values(version=version))
+
+
+def _newer_schema(engine: AsyncEngine, version: int) -> SchemaVersionError:
+    return SchemaVersionError(
+        ConfigProblem(
+            message=(
+                f"the database {redacted_url(engine)} has store schema version {version}, "
+                f"newer than this chatkit-host understands ({SCHEMA_VERSION})"
+            ),
+            key=CONFIG_KEY,
+            hint="upgrade chatkit-host, or point store.url at another database",
+        )
+    )
