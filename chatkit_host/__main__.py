@@ -1,0 +1,3 @@
+from chatkit_host.cli import main
+
+main()
