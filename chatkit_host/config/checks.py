@@ -1,0 +1,238 @@
+"""Semantic checks: what a schema cannot say about a configuration.
+
+Names must refer to declared things (agents, tools, providers), files must exist, templates must
+parse, tool import paths and the auth token string must be well formed. Every check collects all
+of its problems; none stops at the first.
+
+Messages may name agents, tools, providers and files (they are identifiers a person typed), but
+never echo values such as tokens or keys, which may come from the environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from chatkit_host.config.models import INSTRUCTIONS_FILE, ChatKitConfig, TitleAgentConfig
+from chatkit_host.config.positions import KeyPath, dotted
+from chatkit_host.errors import ConfigProblem
+from chatkit_host.refs import is_file_reference
+
+_IDENT = r"[A-Za-z_]\w*"
+_DOTTED = rf"{_IDENT}(?:\.{_IDENT})*"
+_MODULE_REF = re.compile(rf"{_DOTTED}:{_DOTTED}")
+_FILE_REF = re.compile(rf"[^:]+\.py:{_DOTTED}")
+_TOKEN_SEPARATORS = re.compile(r"[,\s]+")
+
+
+class ProblemAt(Protocol):
+    """Makes a problem located at a key path of the YAML file."""
+
+    def __call__(self, path: KeyPath, message: str, hint: str | None = None) -> ConfigProblem: ...
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks found, and what they read on the way (so nothing is read twice)."""
+
+    problems: list[ConfigProblem]
+    instructions: dict[str, str]
+    """Agent name → template source."""
+    instruction_files: dict[str, Path]
+    """Agent name → absolute path, for agents whose instructions are a file."""
+    auth_tokens: dict[str, str]
+    """Token → user id."""
+
+
+def check_config(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> Checked:
+    """Run every semantic check on a schema-valid `config` whose paths are relative to `base_dir`."""
+    instructions, files, instruction_problems = read_instructions(config, base_dir, problem)
+    tokens, token_problems = parse_tokens(config.auth.tokens, problem)
+    if config.auth.mode == "bearer" and not tokens and not token_problems:  # e.g. only separators
+        token_problems.append(problem(("auth", "tokens"), "has no user=token entries"))
+    problems = [
+        *check_references(config, problem),
+        *check_model_references(config, problem),
+        *check_tools(config, problem),
+        *check_scripted_files(config, base_dir, problem),
+        *instruction_problems,
+        *token_problems,
+    ]
+    return Checked(problems, instructions, files, tokens)
+
+
+def suggest(name: str, known: Iterable[str], what: str, empty: str | None = None) -> str:
+    """A hint for an unknown `name`: the closest of `known`, else `what: a, b`, else `empty`."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if not known:
+        return empty or f"there are no {what}"
+    return f"{what}: " + ", ".join(known)
+
+
+def resolve_path(base_dir: Path, value: str) -> Path:
+    """`value` (relative to `base_dir`, or absolute) as a normalised absolute path."""
+    return Path(os.path.normpath(base_dir / value))
+
+
+def check_references(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
+    """`entry`, handoffs, agent tools and `titles.agent` name declared agents and tools."""
+    agents, tools = list(config.agents), list(config.tools)
+    problems: list[ConfigProblem] = []
+    if config.entry is not None and config.entry not in config.agents:
+        problems.append(problem(("entry",), f"unknown agent '{config.entry}'",
+                                suggest(config.entry, agents, "known agents")))
+    for name, agent in config.agents.items():
+        others = [other for other in agents if other != name]
+        for index, target in enumerate(agent.handoffs):
+            path = ("agents", name, "handoffs", index)
+            if target == name:
+                problems.append(problem(path, "an agent cannot hand off to itself"))
+            elif target not in config.agents:
+                hint = suggest(target, others, "other agents", "no other agents are declared")
+                problems.append(problem(path, f"unknown agent '{target}'", hint))
+        for index, tool in enumerate(agent.tools):
+            if tool not in config.tools:
+                problems.append(problem(("agents", name, "tools", index), f"unknown tool '{tool}'",
+                                        suggest(tool, tools, "declared tools", "no tools are declared")))
+    titles = config.titles
+    if isinstance(titles, TitleAgentConfig) and titles.agent not in config.agents:
+        problems.append(problem(("titles", "agent"), f"unknown agent '{titles.agent}'",
+                                suggest(titles.agent, agents, "known agents")))
+    return problems
+
+
+def check_model_references(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
+    """Every model reference is `NAME` or `PROVIDER/NAME` with a declared (or built-in) provider."""
+    references: list[tuple[KeyPath, str]] = [(("models", "default"), config.models.default)]
+    references += [(("agents", name, "model"), agent.model)
+                   for name, agent in config.agents.items() if agent.model is not None]
+    providers = ["openai", *(name for name in config.models.providers if name != "openai")]
+    problems: list[ConfigProblem] = []
+    for path, reference in references:
+        provider, slash, model = reference.partition("/")
+        if not reference.strip() or (slash and not (provider and model)):
+            problems.append(problem(path, "a model reference is NAME or PROVIDER/NAME, with no empty part"))
+        elif slash and provider not in providers:
+            hint = suggest(provider, providers, "known providers")
+            problems.append(problem(path, f"unknown provider '{provider}'", hint))
+    return problems
+
+
+def check_tools(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
+    """`tools.X.python` looks like `module.path:attr` or `path/file.py:attr` (nothing is imported).
+
+    What counts as a file reference is the runtime's rule (`refs.is_file_reference`).
+    """
+    problems: list[ConfigProblem] = []
+    for name, tool in config.tools.items():
+        pattern = _FILE_REF if is_file_reference(tool.python) else _MODULE_REF
+        if not pattern.fullmatch(tool.python):
+            problems.append(problem(("tools", name, "python"), "is not an import path of a function",
+                                    _import_path_hint(tool.python)))
+    return problems
+
+
+def _import_path_hint(reference: str) -> str:
+    module, _, attribute = reference.partition(":")
+    if not attribute:
+        return "name the function after a colon: package.module:function or ./file.py:function"
+    if "/" in module and not module.endswith(".py"):
+        return "a file reference names a .py file: ./file.py:function"
+    return "write package.module:function or ./file.py:function"
+
+
+def check_scripted_files(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> list[ConfigProblem]:
+    """Each scripted provider's script exists (its content is the runtime's business)."""
+    return [
+        problem(("models", "providers", name, "scripted"), f"scripted file {provider.scripted} not found")
+        for name, provider in config.models.providers.items()
+        if provider.scripted is not None and not resolve_path(base_dir, provider.scripted).is_file()
+    ]
+
+
+def read_instructions(
+    config: ChatKitConfig, base_dir: Path, problem: ProblemAt
+) -> tuple[dict[str, str], dict[str, Path], list[ConfigProblem]]:
+    """Each agent's template source, read once; files and templates that fail are problems.
+
+    Returns the sources by agent, the instruction files by agent, and the problems.
+    """
+    environment = SandboxedEnvironment()
+    sources: dict[str, str] = {}
+    files: dict[str, Path] = {}
+    problems: list[ConfigProblem] = []
+    for name, agent in config.agents.items():
+        path = ("agents", name, "instructions")
+        if not INSTRUCTIONS_FILE.fullmatch(agent.instructions):
+            sources[name] = agent.instructions
+            problems += _template_problems(environment, agent.instructions, path, problem, None)
+            continue
+        file = resolve_path(base_dir, agent.instructions)
+        try:
+            source = file.read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            problems.append(problem(path, f"instructions file {agent.instructions} not found"))
+            continue
+        except (OSError, UnicodeDecodeError) as error:
+            reason = "is not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "cannot be read"
+            problems.append(problem(path, f"instructions file {agent.instructions} {reason}"))
+            continue
+        sources[name], files[name] = source, file
+        problems += _template_problems(environment, source, path, problem, file)
+    return sources, files, problems
+
+
+def _template_problems(
+    environment: SandboxedEnvironment, source: str, path: KeyPath, problem: ProblemAt, file: Path | None
+) -> list[ConfigProblem]:
+    """A jinja2 syntax error, at the template file's own line, or at the inline text's key."""
+    try:
+        environment.parse(source)
+    except TemplateSyntaxError as error:
+        if file is not None:
+            return [ConfigProblem(f"template syntax error: {error.message}", file=file,
+                                  line=error.lineno, key=dotted(path))]
+        return [problem(path, f"template syntax error on line {error.lineno} of the instructions: "
+                              f"{error.message}")]
+    return []
+
+
+def parse_tokens(
+    tokens: dict[str, str] | str | None, problem: ProblemAt
+) -> tuple[dict[str, str], list[ConfigProblem]]:
+    """`auth.tokens` (a user → token map, or `alice=T1,bob=T2`) as token → user.
+
+    The string form is split on commas and whitespace, each entry on its first `=`. An empty user
+    or token, or one token for two users, is a problem. Tokens never appear in messages.
+    """
+    path: KeyPath = ("auth", "tokens")
+    if isinstance(tokens, str):
+        parts = (entry.partition("=") for entry in _TOKEN_SEPARATORS.split(tokens.strip()) if entry)
+        entries = [(path, f"entry {number}", user, token, bool(equals))
+                   for number, (user, equals, token) in enumerate(parts, start=1)]
+    else:
+        entries = [((*path, user), f"user '{user}'", user, token, True)
+                   for user, token in (tokens or {}).items()]
+    problems: list[ConfigProblem] = []
+    by_token: dict[str, str] = {}
+    for where, label, user, token, has_equals in entries:
+        if not has_equals:
+            problems.append(problem(where, f"{label} is not user=token",
+                                    "separate entries with commas or spaces: alice=TOKEN1,bob=TOKEN2"))
+        elif not user or not token:
+            problems.append(problem(where, f"{label} has an empty {'token' if user else 'user'}"))
+        elif by_token.setdefault(token, user) != user:
+            problems.append(problem(where, f"users '{by_token[token]}' and '{user}' have the same token",
+                                    "give every user a token of their own"))
+    return by_token, problems

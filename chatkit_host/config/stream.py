@@ -1,0 +1,17 @@
+"""The `stream` section of chatkit.yaml: how streamed replies reach the client."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StreamConfig(BaseModel):
+    """How assistant text is streamed to the client."""
+
+    # The settings of `models.Strict`, repeated: models.py imports this module.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+    coalesce_ms: float = Field(20, ge=0, le=1000)
+    """Text deltas that arrive within this many milliseconds of the first are sent as one event:
+    the same text in fewer, larger pieces (less CPU per reply). `0` sends every model delta as
+    its own event."""
