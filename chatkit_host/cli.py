@@ -1,0 +1,160 @@
+"""`chatkit-host`: serve, validate, init, schema. The only module that imports click and uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from chatkit_host.config.loader import LoadedConfig, load_config
+from chatkit_host.config.models import json_schema
+from chatkit_host.errors import ConfigError
+from chatkit_host.runtime.build import Runtime, build_runtime
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+CONFIG_OPTION = click.option(
+    "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("CHATKIT_HOST_CONFIG", "chatkit.yaml"),
+    show_default="chatkit.yaml", help="The configuration file.",
+)
+
+
+@click.group()
+@click.version_option(package_name="chatkit-host")
+def main() -> None:
+    """A ChatKit backend from chatkit.yaml: agents, tools, widgets and storage, declared."""
+
+
+@main.command()
+@CONFIG_OPTION
+def validate(config_path: Path) -> None:
+    """Check the configuration and everything it uses; no network or model call."""
+    runtime = _build_or_exit(config_path)
+    config = runtime.config
+    out.print(
+        f"[green]✓[/] {config_path} is valid: {len(config.agents)} agent(s), "
+        f"{len(config.tools)} tool(s), entry agent '{config.entry_agent}'."
+    )
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--host", help="Interface to bind (overrides server.host).")
+@click.option("--port", type=int, help="Port to listen on (overrides server.port).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (overrides server.workers).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(config_path: Path, host: str | None, port: int | None, workers: int | None,
+          log_level: str) -> None:
+    """Serve the ChatKit endpoint described by the configuration."""
+    import uvicorn
+
+    from chatkit_host.app import CONFIG_ENV, create_app
+    from chatkit_host.host import Host
+
+    runtime = _build_or_exit(config_path)
+    server = runtime.config.server
+    host = host or server.host
+    port = server.port if port is None else port
+    workers = workers or server.workers
+    _refuse_open_host_without_auth(runtime, host)
+    out.print(
+        f"chatkit-host: serving [bold]{config_path}[/] at http://{_url_host(host)}:{port}{server.path} "
+        f"({len(runtime.config.agents)} agent(s), entry '{runtime.config.entry_agent}', "
+        f"{workers} worker(s))"
+    )
+    if workers == 1:
+        uvicorn.run(create_app(Host(runtime)), host=host, port=port, log_level=log_level,
+                    timeout_graceful_shutdown=5)
+        return
+    # Worker processes each build their own app from the same file.
+    os.environ[CONFIG_ENV] = str(config_path.resolve())
+    uvicorn.run("chatkit_host.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level=log_level, timeout_graceful_shutdown=5)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(directory: Path) -> None:
+    """Write a working starter project (offline demo model) into DIRECTORY."""
+    scaffold = resources.files("chatkit_host") / "scaffold"
+    files = {
+        "chatkit.yaml": (scaffold / "chatkit.yaml").read_text(),
+        "agents/assistant.md": (scaffold / "assistant.md").read_text(),
+        "demo.yaml": (scaffold / "demo.yaml").read_text(),
+        "chatkit.schema.json": json.dumps(json_schema(), indent=2) + "\n",
+    }
+    existing = [name for name in files if (directory / name).exists()]
+    if existing:
+        err.print(f"Error: {directory} already has {', '.join(existing)}; nothing was written.")
+        sys.exit(1)
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        out.print(f"  wrote {path}")
+    out.print(f"Next: cd {directory} && chatkit-host serve")
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print the configuration reference as Markdown instead.")
+def schema(markdown: bool) -> None:
+    """Print the JSON Schema of chatkit.yaml (or its Markdown reference)."""
+    if markdown:
+        from chatkit_host.config.reference import markdown as reference
+
+        click.echo(reference(), nl=False)
+        return
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _build_or_exit(config_path: Path) -> Runtime:
+    if not config_path.is_file():
+        err.print(f"Error: {config_path} not found (hint: `chatkit-host init` writes a starter project)")
+        sys.exit(1)
+    loaded: LoadedConfig | None = None
+    try:
+        loaded = load_config(config_path)
+        return build_runtime(loaded)
+    except ConfigError as error:
+        count = len(error.problems)
+        for problem in error.problems:
+            err.print(f"Error: {problem.render(Path.cwd())}", soft_wrap=True, markup=False)
+        err.print(f"{count} problem(s) in {config_path}; the host was not started.")
+        sys.exit(1)
+
+
+def _refuse_open_host_without_auth(runtime: Runtime, host: str) -> None:
+    config = runtime.config
+    if config.auth.mode != "none" or config.server.public_without_auth or _is_loopback(host):
+        return
+    err.print(
+        f"Error: refusing to serve {host} with auth.mode: none — anyone who can reach it would be "
+        "one shared user (hint: set auth.mode: bearer, bind 127.0.0.1, or set "
+        "server.public_without_auth: true)"
+    )
+    sys.exit(1)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# Commands that live in their own modules register here, one line each.

@@ -1,0 +1,106 @@
+"""The command line: validate, init, schema and serve's safety checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from chatkit_host.cli import main
+from chatkit_host.config.models import json_schema
+from projects import REPO, write_project
+
+THREE_MISTAKES = """\
+version: 1
+server:
+  port: eighty
+models:
+  default: demo/offline
+  providers:
+    demo: { scripted: demo.yaml }
+agents:
+  triage:
+    instructions: agents/missing.md
+    handoffs: [bilin]
+  billing:
+    instructions: You handle billing.
+"""
+
+
+def run(*args: str, cwd: Path) -> tuple[int, str]:
+    """Invoke the CLI in ``cwd``, as a user would from that folder."""
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.output
+
+
+def test_validate_lists_every_mistake_with_file_and_line(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "chatkit.yaml").write_text(THREE_MISTAKES)
+    code, output = run("validate", cwd=tmp_path)
+    assert code == 1
+    assert [line for line in output.splitlines() if line.startswith("Error: ")] == [
+        "Error: chatkit.yaml:3:9: server.port: expected an integer, got a string",
+        "Error: chatkit.yaml:10:19: agents.triage.instructions: instructions file "
+        "agents/missing.md not found",
+        "Error: chatkit.yaml:11:16: agents.triage.handoffs[0]: unknown agent 'bilin' "
+        "(hint: did you mean 'billing'?)",
+    ]
+    assert output.splitlines()[-1] == "3 problem(s) in chatkit.yaml; the host was not started."
+
+
+def test_validate_names_a_broken_python_tool(tmp_path: Path) -> None:
+    write_project(tmp_path, files={"tools.py": "import not_a_real_module\n"})
+    code, output = run("validate", cwd=tmp_path)
+    assert code == 1
+    assert "tools.lookup_order.python: importing './tools.py' failed: ModuleNotFoundError" in output
+
+
+def test_the_shipped_example_is_valid(tmp_path: Path) -> None:
+    code, output = run("validate", cwd=REPO)
+    assert code == 0, output
+    assert "chatkit.yaml is valid: 2 agent(s)" in output
+
+
+def test_init_writes_a_project_that_validates(tmp_path: Path) -> None:
+    code, output = run("init", "starter", cwd=tmp_path)
+    assert code == 0, output
+    project = tmp_path / "starter"
+    first_line = (project / "chatkit.yaml").read_text().splitlines()[0]
+    assert first_line == "# yaml-language-server: $schema=./chatkit.schema.json"
+    assert json.loads((project / "chatkit.schema.json").read_text()) == json_schema()
+    code, output = run("validate", cwd=project)
+    assert code == 0, output
+
+    code, output = run("init", "starter", cwd=tmp_path)
+    assert code == 1
+    assert "already has chatkit.yaml" in output and "nothing was written" in output
+
+
+def test_the_schema_in_the_repo_is_current(tmp_path: Path) -> None:
+    code, output = run("schema", cwd=tmp_path)
+    assert code == 0
+    assert json.loads(output) == json_schema()
+    shipped = json.loads((REPO / "schemas" / "chatkit.schema.json").read_text())
+    assert shipped == json_schema(), "schemas/ is stale: run `chatkit-host schema > schemas/chatkit.schema.json`"
+
+
+def test_serve_refuses_an_open_host_without_auth(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    code, output = run("serve", "--host", "0.0.0.0", cwd=tmp_path)
+    assert code == 1
+    assert "refusing to serve 0.0.0.0 with auth.mode: none" in output
+
+
+def test_a_missing_config_says_how_to_start(tmp_path: Path) -> None:
+    code, output = run("validate", cwd=tmp_path)
+    assert code == 1
+    assert "chatkit.yaml not found (hint: `chatkit-host init` writes a starter project)" in output
+
+
