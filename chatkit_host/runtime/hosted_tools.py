@@ -1,0 +1,97 @@
+"""`hosted` tools (run by the model provider) and where their generated images go.
+
+Generated images arrive as base64. The SDK's default keeps them as data URLs inside thread items,
+i.e. megabytes of base64 in the database per image; `GeneratedImageFiles` writes them to file
+storage instead and keeps a signed URL (re-signed whenever the thread is read).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from agents import CodeInterpreterTool, FileSearchTool, ImageGenerationTool, Tool, WebSearchTool
+from chatkit.agents import ResponseStreamConverter
+
+from chatkit_host.config.models import ToolConfig
+from chatkit_host.config.tools import (
+    CodeInterpreterOptions,
+    FileSearchOptions,
+    ImageGenerationOptions,
+    WebSearchOptions,
+)
+from chatkit_host.context import RequestContext
+from chatkit_host.storage.attachments import HostAttachments
+from chatkit_host.storage.files import owner_key
+
+
+def build_hosted_tool(config: ToolConfig) -> Tool:
+    hosted = config.hosted
+    if isinstance(hosted, str):
+        hosted = _DEFAULTS[hosted]()
+    if isinstance(hosted, WebSearchOptions):
+        return WebSearchTool(user_location=hosted.user_location,  # type: ignore[arg-type]
+                             search_context_size=hosted.search_context_size)
+    if isinstance(hosted, FileSearchOptions):
+        return FileSearchTool(vector_store_ids=list(hosted.vector_store_ids),
+                              max_num_results=hosted.max_num_results,
+                              include_search_results=hosted.include_search_results)
+    if isinstance(hosted, ImageGenerationOptions):
+        options: dict[str, Any] = {
+            "type": "image_generation", "size": hosted.size, "quality": hosted.quality,
+            "background": hosted.background, "output_format": hosted.output_format,
+            "partial_images": hosted.partial_images,
+        }
+        if hosted.model:
+            options["model"] = hosted.model
+        return ImageGenerationTool(tool_config=options)  # type: ignore[arg-type]
+    assert isinstance(hosted, CodeInterpreterOptions)
+    container: Any = hosted.container
+    if container == "auto":
+        container = {"type": "auto", "file_ids": list(hosted.file_ids)}
+    return CodeInterpreterTool(tool_config={"type": "code_interpreter", "container": container})
+
+
+_DEFAULTS: dict[str, Any] = {
+    "web_search": lambda: WebSearchOptions(type="web_search"),
+    "image_generation": lambda: ImageGenerationOptions(type="image_generation"),
+    "code_interpreter": lambda: CodeInterpreterOptions(type="code_interpreter"),
+}
+
+
+def partial_images(tools: list[Any]) -> int | None:
+    """How many partial images an agent's image tool streams (for progress), if any."""
+    for tool in tools:
+        if isinstance(tool, ImageGenerationTool):
+            return int(tool.tool_config.get("partial_images") or 0) or None
+    return None
+
+
+class GeneratedImageFiles(ResponseStreamConverter):
+    """Stores generated (and partial) images in file storage; items keep a signed URL."""
+
+    def __init__(self, files: HostAttachments, context: RequestContext, partial_images: int | None):
+        super().__init__(partial_images=partial_images)
+        self.files = files
+        self.context = context
+
+    async def base64_image_to_url(
+        self, image_id: str, base64_image: str, partial_image_index: int | None = None
+    ) -> str:
+        # One file per image: partial images overwrite it until the final one lands.
+        ident = "img_" + hashlib.sha256(f"{self.context.user_id}\x00{image_id}".encode()).hexdigest()[:32]
+        await self.files.storage.write(owner_key(self.context.user_id), ident, base64.b64decode(base64_image))
+        url = self.files.preview_url(ident, self.context)
+        # Each partial image gets its own URL, so a browser never shows a cached earlier one.
+        return url if partial_image_index is None else f"{url}&p={partial_image_index}"
+
+
+def image_converter(
+    files: HostAttachments | None, runtime: Any, agent: Any, context: RequestContext
+) -> ResponseStreamConverter:
+    """The stream converter of one turn: generated images to file storage, unless configured off."""
+    partial = partial_images(list(getattr(agent, "tools", [])))
+    if files is None or runtime.config.converters.generated_images != "files":
+        return ResponseStreamConverter(partial_images=partial)
+    return GeneratedImageFiles(files, context, partial)

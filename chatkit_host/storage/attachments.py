@@ -1,0 +1,286 @@
+"""Attachments: the SDK's `AttachmentStore`, uploads checked against `files`, and owner-only access.
+
+Metadata rows live in the store (scoped per user); bytes live in `FileStorage` under the owner's
+folder. Every upload is checked before anything is written: size against `files.max_bytes`, and
+the type *sniffed from the bytes* against `files.accept`. A refused upload leaves nothing behind,
+not even the metadata of a two-phase `attachments.create`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from chatkit.store import AttachmentStore, NotFoundError
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+)
+
+from chatkit_host.config.files import FilesConfig
+from chatkit_host.context import RequestContext
+from chatkit_host.sniff import accepted, sniff, stored_type
+from chatkit_host.storage.files import FileStorage, UrlSigner, owner_key
+from chatkit_host.storage.store import SQLStore, new_id
+
+PREVIEWABLE = ("image/png", "image/jpeg", "image/gif", "image/webp")
+"""Image types shown with a preview (and sent to models as images)."""
+
+
+class UploadRefused(Exception):
+    """An upload (or its announcement) that breaks a `files` rule; nothing was stored."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class HostAttachments(AttachmentStore[RequestContext]):
+    """Attachment bytes and URLs for one host; shared by every runtime it swaps in."""
+
+    def __init__(self, config: FilesConfig, storage: FileStorage, signer: UrlSigner, store: SQLStore):
+        self.config = config
+        self.storage = storage
+        self.signer = signer
+        self.store = store
+
+    @classmethod
+    def open(cls, config: FilesConfig, base_dir: Path, config_path: Path, store: SQLStore) -> HostAttachments:
+        return cls(config, FileStorage.open(config, base_dir), UrlSigner.for_config(config, config_path), store)
+
+    # --- the SDK's AttachmentStore -------------------------------------------------------------
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        return new_id("atc")
+
+    async def create_attachment(self, input: AttachmentCreateParams, context: RequestContext) -> Attachment:
+        """Two-phase upload, phase one: check what the client announces, answer an upload URL."""
+        if self.config.upload != "two_phase":
+            raise NotImplementedError(
+                "this host takes direct uploads: post the file to "
+                f"{self.config.route} (files.upload is direct)"
+            )
+        self.check_size(input.size)
+        self.check_declared_type(input.mime_type)
+        ident = self.generate_attachment_id(input.mime_type, context)
+        # The upload URL is a capability for this user and this id: it carries the (signed) user
+        # id, so the bytes land in the right folder without the client resending its token.
+        query = self.signer.query("upload", context.user_id, ident)
+        descriptor = AttachmentUploadDescriptor(
+            url=f"{self.base_url(context)}{self.config.route}/{ident}/upload?{query}", method="POST"
+        )
+        return self._attachment(ident, input.name, input.mime_type, context, descriptor)
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        """Remove the bytes (the SDK removes the metadata next). Another user's id: not found."""
+        await self.store.load_attachment(attachment_id, context)
+        await self.storage.delete(owner_key(context.user_id), attachment_id)
+
+    # --- uploads --------------------------------------------------------------------------------
+
+    async def upload_direct(self, name: str, declared: str, data: bytes, context: RequestContext) -> Attachment:
+        """Check and store a directly uploaded file; returns its (saved) attachment."""
+        mime_type = self.check_bytes(declared, data)
+        ident = self.generate_attachment_id(mime_type, context)
+        await self.storage.write(owner_key(context.user_id), ident, data)
+        attachment = self._attachment(ident, name, mime_type, context, None)
+        await self.store.save_attachment(attachment, context)
+        return attachment
+
+    async def upload_announced(self, ident: str, user_id: str, data: bytes, base_url: str) -> Attachment:
+        """Two-phase upload, phase two: the bytes for an attachment created with `upload_url`.
+
+        A refused upload also removes the announced attachment: nothing is left behind.
+        """
+        context = RequestContext(user_id=user_id, base_url=base_url)
+        announced = await self.store.load_attachment(ident, context)
+        if announced.upload_descriptor is None:
+            raise UploadRefused(409, "already_uploaded", "this attachment's file was uploaded already")
+        try:
+            mime_type = self.check_bytes(announced.mime_type, data)
+        except UploadRefused:
+            await self.store.delete_attachment(ident, context)
+            raise
+        await self.storage.write(owner_key(user_id), ident, data)
+        attachment = self._attachment(ident, announced.name, mime_type, context, None)
+        await self.store.save_attachment(attachment, context)
+        return attachment
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    async def read(self, attachment_id: str, context: RequestContext) -> tuple[Attachment, bytes]:
+        """The user's attachment and its bytes; `NotFoundError` for anyone else's or a missing one."""
+        attachment = await self.store.load_attachment(attachment_id, context)
+        try:
+            return attachment, await self.storage.read(owner_key(context.user_id), attachment_id)
+        except FileNotFoundError:
+            raise NotFoundError(f"attachment {attachment_id} has no uploaded file") from None
+
+    async def delete_files(self, attachment_ids: Iterable[str], context: RequestContext) -> None:
+        """Remove the bytes of these attachments of the user's (a thread being deleted)."""
+        owner = owner_key(context.user_id)
+        for ident in attachment_ids:
+            await self.storage.delete(owner, ident)
+
+    # --- URLs -------------------------------------------------------------------------------------
+
+    def base_url(self, context: RequestContext) -> str:
+        return (self.config.public_url or context.base_url or "http://localhost").rstrip("/")
+
+    def preview_url(self, ident: str, context: RequestContext) -> str:
+        """A signed, expiring URL of the file's bytes, for `<img src>` and model input."""
+        query = self.signer.query("preview", owner_key(context.user_id), ident)
+        return f"{self.base_url(context)}{self.config.route}/{ident}/preview?{query}"
+
+    def refresh_urls(self, data: Any, context: RequestContext) -> bool:
+        """Sign anew the expiring preview URLs in JSON data read from the user's store.
+
+        Returns whether anything changed. URLs are re-signed for the reading user, so a URL
+        someone slipped into their own data can never grant another user's file.
+        """
+        changed = False
+        marker = f"{self.config.route}/"
+        for holder, key, ident in _preview_urls(data, marker):
+            url = holder[key]
+            if self.signer.needs_refresh(url):
+                holder[key] = self.preview_url(ident, context)
+                changed = True
+        return changed
+
+    def refresh_json(self, payload: bytes, context: RequestContext) -> bytes:
+        if b"/preview?" not in payload:
+            return payload
+        data = json.loads(payload)
+        return json.dumps(data).encode() if self.refresh_urls(data, context) else payload
+
+    # --- checks -----------------------------------------------------------------------------------
+
+    def check_size(self, size: int) -> None:
+        if size > self.config.max_bytes:
+            raise UploadRefused(
+                413, "too_large",
+                f"the file is {_human(size)}; the largest accepted is {_human(self.config.max_bytes)}",
+            )
+        if size == 0:
+            raise UploadRefused(400, "empty_file", "the file is empty")
+
+    def check_declared_type(self, mime_type: str) -> None:
+        if not accepted(mime_type, self.config.accept):
+            raise UploadRefused(
+                415, "type_not_accepted",
+                f"files of type {mime_type or 'unknown'} are not accepted; accepted: "
+                + ", ".join(self.config.accept),
+            )
+
+    def check_bytes(self, declared: str, data: bytes) -> str:
+        """The type to store the file as, or `UploadRefused`."""
+        self.check_size(len(data))
+        sniffed = sniff(data[:4096])
+        if sniffed.executable:
+            raise UploadRefused(
+                415, "executable_refused",
+                f"the file is {sniffed.executable}, whatever its name or declared type says",
+            )
+        mime_type = stored_type(declared, sniffed)
+        if not accepted(mime_type, self.config.accept):
+            claimed = f" (declared as {declared})" if declared and declared != mime_type else ""
+            raise UploadRefused(
+                415, "type_not_accepted",
+                f"the file's content is {mime_type}{claimed}, which is not accepted; accepted: "
+                + ", ".join(self.config.accept),
+            )
+        return mime_type
+
+    def _attachment(
+        self, ident: str, name: str, mime_type: str, context: RequestContext,
+        descriptor: AttachmentUploadDescriptor | None,
+    ) -> Attachment:
+        name = _clean_name(name)
+        if mime_type in PREVIEWABLE:
+            return ImageAttachment(
+                id=ident, name=name, mime_type=mime_type, upload_descriptor=descriptor,
+                preview_url=self.preview_url(ident, context),
+            )
+        return FileAttachment(id=ident, name=name, mime_type=mime_type, upload_descriptor=descriptor)
+
+
+def _preview_urls(data: Any, marker: str) -> Iterable[tuple[dict[str, Any], str, str]]:
+    """(holder, key, id) of every string that is one of our preview URLs, anywhere in `data`."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, str) and "/preview?" in value and marker in value:
+                ident = value.split(marker, 1)[1].split("/", 1)[0]
+                yield data, key, ident
+            elif isinstance(value, (dict, list)):
+                yield from _preview_urls(value, marker)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _preview_urls(value, marker)
+
+
+def _clean_name(name: str) -> str:
+    # Display only (never a path), but keep it printable and short.
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()
+    return (cleaned or "file")[:255]
+
+
+def _human(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+async def process_with_files(
+    files: HostAttachments, store: SQLStore, request: bytes, context: RequestContext,
+    process: Callable[[], Awaitable[Any]],
+) -> Any:
+    """Run one ChatKit request (`process`) with what attachments add around it.
+
+    Deleting a thread deletes its attachments' bytes too (the store only holds their metadata);
+    JSON answers and streamed events get expired preview URLs signed anew.
+    """
+    from chatkit.server import NonStreamingResult, StreamingResult
+
+    kind, thread_id = _request_kind(request)
+    doomed: list[str] = []
+    if kind == "threads.delete" and thread_id:
+        try:
+            doomed = await store.thread_attachment_ids(thread_id, context)
+        except NotFoundError:
+            pass  # the request itself answers not found
+    result = await process()
+    if doomed:
+        await files.delete_files(doomed, context)
+    if isinstance(result, NonStreamingResult):
+        return NonStreamingResult(files.refresh_json(result.json, context))
+    if isinstance(result, StreamingResult):
+        return StreamingResult(_refreshed(result, files, context))
+    return result
+
+
+async def _refreshed(stream: AsyncIterable[bytes], files: HostAttachments,
+                     context: RequestContext) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        if b"/preview?" in chunk and chunk.startswith(b"data: "):
+            body = chunk[6:].rstrip(b"\n")
+            chunk = b"data: " + files.refresh_json(body, context) + b"\n\n"
+        yield chunk
+
+
+def _request_kind(request: bytes) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(request)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    params = data.get("params")
+    thread_id = params.get("thread_id") if isinstance(params, dict) else None
+    return data.get("type"), thread_id if isinstance(thread_id, str) else None

@@ -1,0 +1,145 @@
+"""HTTP routes for attachment bytes: direct upload, two-phase upload, download and signed previews.
+
+Under `files.route` (default `/files`):
+
+- `POST /files` (bearer auth as for ChatKit): a direct upload, multipart field `file`; answers the
+  attachment JSON ChatKit.js expects.
+- `POST|PUT /files/{id}/upload?o&e&s`: the signed URL `attachments.create` hands out (two-phase);
+  multipart `file` or the raw bytes.
+- `GET /files/{id}` (bearer auth): the owner's download. Anyone else gets 404.
+- `GET /files/{id}/preview?o&e&s`: a signed, expiring link for `<img src>` (no auth header needed).
+
+Each route has its own body limit (`files.max_bytes` plus room for multipart framing), apart from
+the ChatKit endpoint's `server.max_body`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from chatkit.store import NotFoundError
+from litestar import Request, Response, get, post, route
+from litestar.datastructures import UploadFile
+from litestar.exceptions import HTTPException
+from litestar.handlers import HTTPRouteHandler
+
+from chatkit_host.sniff import sniff
+from chatkit_host.storage.attachments import PREVIEWABLE, HostAttachments, UploadRefused
+
+if TYPE_CHECKING:
+    from chatkit_host.host import Host
+
+_MULTIPART_ROOM = 64 * 1024
+
+
+def upload_routes(host: Host) -> list[HTTPRouteHandler]:
+    """The file routes of `host`, or none when chatkit.yaml has no `files` section."""
+    files = host.runtime.config.files
+    if files is None:
+        return []
+    base = files.route
+    limit = int(files.max_bytes) + _MULTIPART_ROOM
+
+    def attachments() -> HostAttachments:
+        if host.attachments is None:
+            raise RuntimeError("the host is not started")
+        return host.attachments
+
+    @post(base, status_code=200, request_max_body_size=limit)
+    async def direct_upload(request: Request) -> Response:
+        context = await host.authenticator.authenticate(request.headers.get("authorization"))
+        if context is None:
+            return _error(401, "unauthorized", "a valid bearer token is required")
+        context = dataclasses.replace(context, base_url=_base_url(request))
+        try:
+            name, declared, data = await _received_file(request)
+            attachment = await attachments().upload_direct(name, declared, data, context)
+        except UploadRefused as refused:
+            return _error(refused.status, refused.code, refused.message)
+        return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
+
+    @route(f"{base}/{{attachment_id:str}}/upload", http_method=["POST", "PUT"], status_code=200,
+           request_max_body_size=limit)
+    async def announced_upload(request: Request) -> Response:
+        attachment_id = request.path_params["attachment_id"]
+        store = attachments()
+        user_id = store.signer.verify("upload", attachment_id, dict(request.query_params))
+        if user_id is None:
+            return _error(403, "link_expired", "this upload link is invalid or has expired")
+        try:
+            _, _, data = await _received_file(request)
+            attachment = await store.upload_announced(attachment_id, user_id, data, _base_url(request))
+        except UploadRefused as refused:
+            return _error(refused.status, refused.code, refused.message)
+        except NotFoundError:
+            return _error(404, "not_found", f"attachment {attachment_id} not found")
+        return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
+
+    @get(f"{base}/{{attachment_id:str}}")
+    async def download(request: Request) -> Response:
+        attachment_id = request.path_params["attachment_id"]
+        context = await host.authenticator.authenticate(request.headers.get("authorization"))
+        if context is None:
+            return _error(401, "unauthorized", "a valid bearer token is required")
+        try:
+            attachment, data = await attachments().read(attachment_id, context)
+        except NotFoundError:
+            return _error(404, "not_found", f"attachment {attachment_id} not found")
+        return _file(data, attachment.mime_type, attachment.name)
+
+    @get(f"{base}/{{attachment_id:str}}/preview")
+    async def preview(request: Request) -> Response:
+        attachment_id = request.path_params["attachment_id"]
+        store = attachments()
+        owner = store.signer.verify("preview", attachment_id, dict(request.query_params))
+        if owner is None:
+            return _error(403, "link_expired", "this preview link is invalid or has expired")
+        try:
+            data = await store.storage.read(owner, attachment_id)
+        except FileNotFoundError:
+            return _error(404, "not_found", f"file {attachment_id} not found")
+        mime_type = sniff(data[:4096]).mime_type
+        ttl = store.signer.ttl
+        if mime_type in PREVIEWABLE:
+            return Response(data, media_type=mime_type, headers={
+                "Cache-Control": f"private, max-age={ttl}", "X-Content-Type-Options": "nosniff"})
+        return _file(data, "application/octet-stream", attachment_id)
+
+    return [direct_upload, announced_upload, download, preview]
+
+
+async def _received_file(request: Request) -> tuple[str, str, bytes]:
+    """(name, declared type, bytes) from multipart field `file`, or from a raw body."""
+    try:
+        if request.content_type[0] == "multipart/form-data":
+            form = await request.form()
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise UploadRefused(400, "no_file", "send the file as multipart form field 'file'")
+            return upload.filename or "file", upload.content_type or "", await upload.read()
+        data = await request.body()
+    except HTTPException as error:
+        if error.status_code == 413:
+            raise UploadRefused(413, "too_large", "the file is larger than files.max_bytes") from None
+        raise UploadRefused(error.status_code, "invalid_upload", str(error.detail)) from None
+    return request.headers.get("x-file-name", "file"), request.content_type[0], data
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _file(data: bytes, mime_type: str, name: str) -> Response:
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    return Response(data, media_type=mime_type, headers=headers)
+
+
+def _error(status: int, code: str, message: str) -> Response[Any]:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
