@@ -53,6 +53,26 @@ class PostgresServer:
         """The same as :meth:`url` for plain asyncpg / libpq."""
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{database}"
 
+    def halt(self) -> None:
+        """Stop the server but keep its data: ``resume()`` starts it again.
+
+        A fast shutdown (what a restart does): clients are disconnected and the WAL is flushed.
+        Not ``immediate``: with this server's ``synchronous_commit=off`` a crash may drop the last
+        commits, which would be the test server's doing, not the host's."""
+        _run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w",
+              "stop"], self.run_as, cwd=self.root, check=True)
+
+    def resume(self, timeout: float = 30.0) -> None:
+        """Start a halted server again on the same port, with the same data."""
+        result = _run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+             "-o", _options(self.root, self.port), "-w", "-t", str(int(timeout)), "start"],
+            self.run_as, cwd=self.root, check=False,
+        )
+        if result.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl start failed ({result.returncode}):\n{result.stdout}")
+        _wait_for_port(self.port, timeout)
+
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its directory. Safe to call twice."""
         if self._stopped:
@@ -138,17 +158,7 @@ def _start(bin_dir: Path, root: Path, run_as: str | None, timeout: float) -> Pos
     failure = ""
     for _ in range(_START_ATTEMPTS):
         port = _free_port()
-        options = " ".join(
-            [
-                "-c listen_addresses=127.0.0.1",
-                f"-p {port}",
-                f"-k {root}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=200",
-            ]
-        )
+        options = _options(root, port)
         result = _run(
             [str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-l", str(log), "-o", options,
              "-w", "-t", str(int(timeout)), "start"],
@@ -166,6 +176,20 @@ def _start(bin_dir: Path, root: Path, run_as: str | None, timeout: float) -> Pos
             return server
         failure = f"pg_ctl start failed ({result.returncode}):\n{result.stdout}\n{_tail(log)}"
     raise PostgresUnavailable(failure)
+
+
+def _options(root: Path, port: int) -> str:
+    return " ".join(
+        [
+            "-c listen_addresses=127.0.0.1",
+            f"-p {port}",
+            f"-k {root}",
+            "-c fsync=off",
+            "-c synchronous_commit=off",
+            "-c full_page_writes=off",
+            "-c max_connections=200",
+        ]
+    )
 
 
 def _run(

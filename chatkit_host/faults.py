@@ -1,0 +1,107 @@
+"""Which failures mean "the database cannot be reached right now", answered 503 rather than 500.
+
+During a PostgreSQL restart or failover every request that touches the store fails. The caller
+should see a clear, retryable `503 store_unavailable` at once — not a hang, not a 500 with a
+traceback — and the host should recover by itself when the database is back (the pool's pre-ping
+replaces dead connections, so no restart is needed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from chatkit.server import StreamingResult
+from chatkit.types import ChatKitReq, ErrorEvent, ThreadsCreateReq
+from sqlalchemy import exc as sa
+from sqlalchemy import text
+
+from chatkit_host.storage.store import SQLStore
+
+logger = logging.getLogger("chatkit_host.faults")
+
+RETRY_AFTER_SECONDS = 2
+"""Sent as `Retry-After` with a 503: a restart usually takes a few seconds."""
+
+_DRIVER_OUTAGES: tuple[type[BaseException], ...] = ()
+try:  # asyncpg is optional at import time: SQLite-only installs need not have it
+    import asyncpg
+
+    _DRIVER_OUTAGES = (
+        asyncpg.PostgresConnectionError,  # connection refused, lost, cannot connect now
+        asyncpg.InterfaceError,  # "connection is closed" on a connection the server dropped
+        asyncpg.exceptions.AdminShutdownError,  # "terminating connection due to administrator command"
+        asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up"
+    )
+except ImportError:  # pragma: no cover
+    pass
+
+
+def is_store_outage(error: BaseException) -> bool:
+    """True when ``error`` says the database is unreachable (not that a query was wrong)."""
+    if isinstance(error, (sa.OperationalError, sa.InterfaceError, sa.TimeoutError)):
+        return True
+    if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
+        return True
+    cause = getattr(error, "orig", None) or error
+    if _DRIVER_OUTAGES and isinstance(cause, _DRIVER_OUTAGES):
+        return True
+    # Refused or reset sockets, and connect timeouts, before SQLAlchemy wraps anything.
+    return isinstance(cause, (ConnectionError, TimeoutError))
+
+
+def log_outage(error: BaseException) -> None:
+    """One line per failed request, without a traceback: the cause is outside this process."""
+    logger.warning("the store is unavailable: %s: %s", type(error).__name__,
+                   str(error).strip().splitlines()[0] if str(error).strip() else "")
+
+
+OUTAGE_MESSAGE = "the store is unavailable; try again shortly"
+
+
+class StoreOutageStream(StreamingResult):
+    """A stream that ends with a retryable ChatKit `error` event when the store goes away mid-way,
+    instead of a connection cut short (which the client shows as a broken stream)."""
+
+    def __init__(self, inner: StreamingResult):
+        super().__init__(inner.json_events)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for event in self.json_events:
+                yield event
+        except Exception as error:
+            if not is_store_outage(error):
+                raise
+            log_outage(error)
+            event = ErrorEvent(code="custom", message=OUTAGE_MESSAGE, allow_retry=True)
+            yield b"data: " + event.model_dump_json().encode() + b"\n\n"
+
+
+def guard_stream(result: Any) -> Any:
+    """``result``, its stream (if it is one) ending cleanly on a store outage."""
+    return StoreOutageStream(result) if isinstance(result, StreamingResult) else result
+
+
+async def probe(request: ChatKitReq, store: SQLStore) -> None:
+    """Touch the store before a new thread's stream begins, so an outage is a 503, not a broken
+    stream (other requests touch it in `preflight` already)."""
+    if isinstance(request, ThreadsCreateReq):
+        async with store.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+
+class _QuietOutages(logging.Filter):
+    """The SDK logs a traceback for every failed stream; for an outage one line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and is_store_outage(error):
+            record.exc_info = None
+            record.exc_text = None
+            record.msg = f"{record.msg} (the store is unavailable: {type(error).__name__})"
+        return True
+
+
+logging.getLogger("chatkit").addFilter(_QuietOutages())

@@ -1,0 +1,225 @@
+"""One turn at a time per thread: a second turn is refused (409 thread_busy) or queued, never
+interleaved; the lease goes when the stream ends, however it ends; it holds across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chatkit_host.app import create_app
+from chatkit_host.config.loader import load_config
+from chatkit_host.host import Host
+from chatkit_host.runtime.build import build_runtime
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, Turn, user_input
+from processes import serve
+from projects import base_config, write_project
+
+HOLD_TOOLS_PY = '''
+import asyncio
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+async def hold() -> str:
+    """Holds the turn until the test lets go (writes `holding`, waits for `release`)."""
+    (HERE / "holding").write_text("yes")
+    for _ in range(2000):
+        if (HERE / "release").exists():
+            return "released"
+        await asyncio.sleep(0.01)
+    return "gave up"
+
+
+def lookup_order(order_id: str) -> dict:
+    """Look up an order.
+
+    Args:
+        order_id: The order id.
+    """
+    return {"order_id": order_id, "status": "shipped"}
+'''
+SCRIPT = {
+    "replies": [
+        {"when": ["slow"], "steps": [{"call": "hold", "arguments": {}}, {"say": "held: {{ tool_output }}"}]},
+        {"steps": [{"say": "Echo {{ turn }}: {{ user_text }}"}]},
+    ],
+}
+
+
+def turns_project(root: Path, store_url: str, **server: Any) -> Path:
+    config = base_config()
+    config["store"] = {"url": store_url}
+    config["agents"]["triage"]["tools"] = ["lookup_order", "hold"]
+    config["tools"]["hold"] = {"python": "./tools.py:hold", "progress": "Holding…"}
+    if server:
+        config["server"] = server
+    return write_project(root, config, script=SCRIPT, files={"tools.py": HOLD_TOOLS_PY})
+
+
+async def holding(root: Path) -> None:
+    """Wait until a turn is inside the `hold` tool (its lease taken, its stream begun)."""
+    for _ in range(2000):
+        if (root / "holding").exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the slow turn never started")
+
+
+def let_go(root: Path) -> None:
+    (root / "release").write_text("go")
+
+
+@asynccontextmanager
+async def running(path: Path) -> AsyncIterator[ChatKitClient]:
+    """The app in-process over httpx's ASGI transport, which (unlike Litestar's test client) runs
+    concurrent requests concurrently."""
+    host = Host(build_runtime(load_config(path, environ={})))
+    await host.start()
+    transport = httpx.ASGITransport(app=create_app(host))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
+            yield ChatKitClient("/chatkit", client=http)
+    finally:
+        await host.stop()
+
+
+def texts(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(i["type"], "".join(part.get("text", "") for part in i.get("content", [])))
+            for i in items]
+
+
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/chatkit.db"
+    if request.param == "memory":
+        return "memory://"
+    return request.getfixturevalue("postgres_db_url")
+
+
+async def test_a_second_turn_on_a_busy_thread_is_refused_before_it_streams(
+    tmp_path: Path, store_url: str
+) -> None:
+    async with running(turns_project(tmp_path, store_url)) as client:
+        thread_id = (await client.create_thread("hello")).thread_id
+        first = asyncio.create_task(client.add_message(thread_id, "slow please"))
+        await holding(tmp_path)
+        with pytest.raises(ChatKitHTTPError) as busy:
+            await client.add_message(thread_id, "double click")
+        assert busy.value.status == 409
+        assert busy.value.body == {"error": {"code": "thread_busy", "message": (
+            "another turn is running on this thread; try again when it has finished")}}
+        # Reading is never blocked.
+        assert len((await client.list_items(thread_id))["data"]) == 3
+        let_go(tmp_path)
+        assert (await first).assistant_text == "held: released"
+        # The lease went with the first stream.
+        assert (await client.add_message(thread_id, "again")).assistant_text == "Echo 3: again"
+        items = (await client.list_items(thread_id, limit=50))["data"]
+    assert [pair for pair in texts(items) if pair[0] != "client_tool_call"] == [
+        ("user_message", "hello"), ("assistant_message", "Echo 1: hello"),
+        ("user_message", "slow please"), ("assistant_message", "held: released"),
+        ("user_message", "again"), ("assistant_message", "Echo 3: again"),
+    ]
+
+
+async def test_queued_turns_wait_their_turn_and_never_interleave(tmp_path: Path, store_url: str) -> None:
+    path = turns_project(tmp_path, store_url, turns="queue", turn_wait=30)
+    async with running(path) as client:
+        thread_id = (await client.create_thread("hello")).thread_id
+        first = asyncio.create_task(client.add_message(thread_id, "slow please"))
+        await holding(tmp_path)
+        second = asyncio.create_task(client.add_message(thread_id, "me next"))
+        third = asyncio.create_task(client.add_message(thread_id, "and me"))
+        await asyncio.sleep(0.3)  # both are waiting now; neither may have written anything
+        assert len((await client.list_items(thread_id))["data"]) == 3
+        let_go(tmp_path)
+        turns = await asyncio.gather(first, second, third)
+        items = (await client.list_items(thread_id, limit=50))["data"]
+    assert turns[0].assistant_text == "held: released"
+    pairs = texts(items)
+    assert pairs[:4] == [
+        ("user_message", "hello"), ("assistant_message", "Echo 1: hello"),
+        ("user_message", "slow please"), ("assistant_message", "held: released"),
+    ]
+    # The two queued turns ran one after the other (in either order), each answer after its message.
+    rest = pairs[4:]
+    assert [kind for kind, _ in rest] == ["user_message", "assistant_message"] * 2
+    for (_, asked), (_, answered) in zip(rest[::2], rest[1::2]):
+        assert answered.endswith(f": {asked}")
+
+
+async def test_a_queued_turn_gives_up_after_turn_wait(tmp_path: Path) -> None:
+    path = turns_project(tmp_path, f"sqlite:///{tmp_path}/chatkit.db", turns="queue", turn_wait=0.2)
+    async with running(path) as client:
+        thread_id = (await client.create_thread("hello")).thread_id
+        first = asyncio.create_task(client.add_message(thread_id, "slow please"))
+        await holding(tmp_path)
+        with pytest.raises(ChatKitHTTPError) as busy:
+            await client.add_message(thread_id, "impatient")
+        assert busy.value.status == 409 and busy.value.body["error"]["code"] == "thread_busy"
+        let_go(tmp_path)
+        await first
+
+
+async def test_other_threads_are_not_held_up(tmp_path: Path) -> None:
+    async with running(turns_project(tmp_path, f"sqlite:///{tmp_path}/chatkit.db")) as client:
+        busy_thread = (await client.create_thread("hello")).thread_id
+        other = (await client.create_thread("other")).thread_id
+        first = asyncio.create_task(client.add_message(busy_thread, "slow please"))
+        await holding(tmp_path)
+        assert (await client.add_message(other, "fine")).assistant_text == "Echo 2: fine"
+        assert (await client.create_thread("new one")).assistant_text == "Echo 1: new one"
+        let_go(tmp_path)
+        await first
+
+
+def test_the_lease_holds_across_processes_on_one_sqlite_file_and_goes_with_a_client_that_leaves(
+    tmp_path: Path,
+) -> None:
+    """Two `serve` processes on one SQLite file: a turn on one makes the other answer 409; a client
+    that leaves mid-stream frees the thread for the next turn."""
+    url = f"sqlite:///{tmp_path}/shared.db"
+    turns_project(tmp_path / "a", url)
+    turns_project(tmp_path / "b", url)
+    with serve(tmp_path / "a", timeout=90) as one, serve(tmp_path / "b", timeout=90) as two:
+        asyncio.run(_cross_process(one.url, two.url))
+
+
+async def _cross_process(url_one: str, url_two: str) -> None:
+    async with ChatKitClient(url_one) as one, ChatKitClient(url_two) as two:
+        thread_id = (await one.create_thread("hello")).thread_id
+        body = json.dumps({"type": "threads.add_user_message",
+                           "params": {"thread_id": thread_id, "input": user_input("slow please")}})
+        async with httpx.AsyncClient(timeout=30) as http:
+            async with http.stream("POST", url_one, content=body) as response:
+                lines = response.aiter_lines()  # kept: a collected iterator closes the connection
+                async for line in lines:
+                    if "progress_update" in line:
+                        break  # the turn is inside the hold tool on process one
+                with pytest.raises(ChatKitHTTPError) as busy:
+                    await two.add_message(thread_id, "from the other process")
+                assert busy.value.status == 409
+            # Leaving the block closed the connection mid-stream: the lease must go with it.
+        follow_up = await _retry_while_busy(lambda: two.add_message(thread_id, "after"))
+        assert follow_up.assistant_text.endswith(": after")
+
+
+async def _retry_while_busy(call: Any, attempts: int = 100) -> Turn:
+    """The server notices the disconnect a moment after it happens: retry a 409 briefly."""
+    for _ in range(attempts):
+        try:
+            return await call()
+        except ChatKitHTTPError as error:
+            if error.status != 409:
+                raise
+            await asyncio.sleep(0.05)
+    raise AssertionError("the thread stayed busy after the client left")
