@@ -1,0 +1,73 @@
+"""What turns use, counted in metrics: tokens per model and tool calls by outcome.
+
+Tokens come from the runner's `on_llm_end` hook (every model reports usage, the scripted one
+included). Tool outcomes need a wrapper around each function tool: the SDK turns a tool's exception
+into a message for the model before any hook sees it, and only marks the tool context.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from agents import Agent, FunctionTool, RunHooks
+from agents.items import ModelResponse
+
+from chatkit_host import metrics
+
+# The SDK sets this on the tool context when its default failure handler turned an exception into
+# the tool's output, and clears it right after the tool returns (openai-agents 0.24, tool.py).
+# tests/test_metrics.py fails if a release stops setting it.
+_HANDLED_FAILURE = "_function_tool_default_failure_handled"
+_COUNTED = "_chatkit_host_counted"
+
+
+class UsageHooks(RunHooks[Any]):
+    """Run hooks counting each model call's tokens under the model's name."""
+
+    async def on_llm_end(self, context: Any, agent: Agent, response: ModelResponse) -> None:
+        usage = response.usage
+        metrics.tokens_used(model_name(agent), usage.input_tokens, usage.output_tokens)
+
+
+USAGE_HOOKS = UsageHooks()
+
+
+def model_name(agent: Agent) -> str:
+    model = agent.model
+    if isinstance(model, str):
+        return model
+    for attribute in ("model", "model_name"):
+        name = getattr(model, attribute, None)
+        if isinstance(name, str):
+            return name
+    return type(model).__name__ if model is not None else "default"
+
+
+def count_tool_calls(agents: Mapping[str, Agent], declared: Iterable[str]) -> None:
+    """Wrap the function tools of the ``declared`` agents so each call is counted by tool and
+    outcome. Agents only reached through code handoffs are the user's own objects: left alone."""
+    for name in declared:
+        if name in agents:
+            agent = agents[name]
+            agent.tools = [_counted(t) if isinstance(t, FunctionTool) else t for t in agent.tools]
+
+
+def _counted(tool: FunctionTool) -> FunctionTool:
+    invoke: Callable[..., Any] = tool.on_invoke_tool
+    if getattr(invoke, _COUNTED, False):
+        return tool
+    name = tool.name
+
+    async def invoke_and_count(ctx: Any, arguments: str) -> Any:
+        try:
+            output = await invoke(ctx, arguments)
+        except Exception:
+            metrics.tool_called(name, ok=False)
+            raise
+        metrics.tool_called(name, ok=not getattr(ctx, _HANDLED_FAILURE, False))
+        return output
+
+    setattr(invoke_and_count, _COUNTED, True)
+    return dataclasses.replace(tool, on_invoke_tool=invoke_and_count)

@@ -1,0 +1,76 @@
+"""One turn's events, timed and guarded.
+
+Times the turn and its first event (from the request's start) for the metrics, and turns a guardrail
+tripwire into what the user should see: the SDK has already streamed removals for every item the turn
+produced (`stream_ids.FreshItemIds` maps them to the ids the store holds); here the user's blocked
+message is removed too, the trip is logged and counted, and
+the turn ends with a `CustomStreamError`, which the SDK sends as an error event carrying the
+configured message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from agents import Agent, InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered
+from chatkit.errors import CustomStreamError
+from chatkit.types import ThreadItemRemovedEvent, ThreadMetadata, ThreadStreamEvent, UserMessageItem
+
+from chatkit_host import metrics, request_log
+from chatkit_host.request_log import FIELDS
+from chatkit_host.runtime.build import Runtime
+from chatkit_host.runtime.guardrails import check_label, tripwire_message
+
+logger = logging.getLogger("chatkit_host.guardrails")
+
+
+async def watch_turn(
+    events: AsyncIterator[ThreadStreamEvent],
+    runtime: Runtime,
+    agent: Agent,
+    thread: ThreadMetadata,
+    input_message: UserMessageItem | None,
+) -> AsyncIterator[ThreadStreamEvent]:
+    """``events``, timed; a guardrail tripwire becomes removals and a `CustomStreamError`."""
+    record = request_log.current()
+    started = record.started if record is not None else time.perf_counter()
+    request_log.note(thread=thread.id)
+    first_event: float | None = None
+    try:
+        async for event in events:
+            if first_event is None:
+                first_event = time.perf_counter() - started
+            yield event
+    except InputGuardrailTripwireTriggered as trip:
+        guardrail = trip.guardrail_result.guardrail
+        config = _guardrails_of(runtime, agent.name)
+        _tripped(agent.name, "input", check_label(guardrail), thread)
+        if input_message is not None:
+            # Kept, the blocked text would reach the model next turn and trip the check again.
+            yield ThreadItemRemovedEvent(item_id=input_message.id)
+        raise CustomStreamError(tripwire_message(guardrail, config)) from None
+    except OutputGuardrailTripwireTriggered as trip:
+        result = trip.guardrail_result
+        name = result.agent.name
+        _tripped(name, "output", check_label(result.guardrail), thread)
+        raise CustomStreamError(
+            tripwire_message(result.guardrail, _guardrails_of(runtime, name))
+        ) from None
+    finally:
+        metrics.turn_finished(agent.name, time.perf_counter() - started, first_event)
+
+
+def _guardrails_of(runtime: Runtime, agent: str):  # type: ignore[no-untyped-def]
+    spec = runtime.config.agents.get(agent)
+    return spec.guardrails if spec is not None else None
+
+
+def _tripped(agent: str, stage: str, check: str, thread: ThreadMetadata) -> None:
+    request_log.note(outcome="guardrail")
+    metrics.guardrail_tripped(agent, stage, check)
+    logger.warning(
+        "guardrail tripped",
+        extra={FIELDS: {"agent": agent, "stage": stage, "check": check, "thread": thread.id}},
+    )

@@ -1,0 +1,148 @@
+"""`GET /metrics`: Prometheus text that the reference parser reads, moving as a conversation runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from chatkit_host import metrics
+from chatkit_host.app import create_app
+from chatkit_host.config.loader import load_config
+from chatkit_host.host import Host
+from chatkit_host.runtime.build import build_runtime
+from chatkit_host.testing import ChatKitClient
+from projects import DEMO_SCRIPT, TOOLS_PY, base_config, write_project
+
+BROKEN_TOOL = TOOLS_PY + '''
+
+def broken_lookup(order_id: str) -> str:
+    """Always fails.
+
+    Args:
+        order_id: The order id.
+    """
+    raise RuntimeError("the order service is down")
+'''
+
+SCRIPT = {"replies": [
+    {"when": ["broken"], "steps": [
+        {"call": "broken_lookup", "arguments": {"order_id": "A-1"}},
+        {"say": "Sorry: {{ tool_output }}"},
+    ]},
+    *DEMO_SCRIPT["replies"],
+]}
+
+
+@asynccontextmanager
+async def running(root: Path, config: dict[str, Any]) -> AsyncIterator[AsyncTestClient]:
+    path = write_project(root, config, SCRIPT, files={"tools.py": BROKEN_TOOL})
+    host = Host(build_runtime(load_config(path, environ={})))
+    async with AsyncTestClient(create_app(host)) as http:
+        yield http
+
+
+def project_config() -> dict[str, Any]:
+    config = base_config()
+    config["tools"]["broken_lookup"] = {"python": "./tools.py:broken_lookup"}
+    config["agents"]["triage"]["tools"].append("broken_lookup")
+    return config
+
+
+class Samples:
+    """One scrape, parsed by prometheus_client's own text-format parser."""
+
+    def __init__(self, text: str):
+        self.families = {f.name: f for f in text_string_to_metric_families(text)}
+
+    def value(self, name: str, **labels: str) -> float:
+        return sum(
+            sample.value
+            for family in self.families.values() for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
+
+async def scrape(http: AsyncTestClient) -> Samples:
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return Samples(response.text)
+
+
+async def test_counters_move_as_a_scripted_conversation_runs(tmp_path: Path) -> None:
+    async with running(tmp_path, project_config()) as http:
+        client = ChatKitClient("/chatkit", client=http)
+        before = await scrape(http)
+        assert {"chatkit_requests", "chatkit_turn_duration_seconds", "chatkit_model_tokens",
+                "chatkit_tool_calls", "chatkit_reloads", "chatkit_open_streams",
+                "chatkit_turn_first_event_seconds"} <= set(before.families)
+
+        first = await client.create_thread("hello there")
+        thread_id = first.thread_id or ""
+        await client.add_message(thread_id, "where is my order?")
+        await client.add_message(thread_id, "the broken one, please")
+        await client.list_items(thread_id)
+        metrics.reload_finished(ok=False)  # what the reloader calls after a failed reload
+
+        after = await scrape(http)
+
+    def moved(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert moved("chatkit_requests_total", type="threads.create", outcome="ok") == 1
+    assert moved("chatkit_requests_total", type="threads.add_user_message", outcome="ok") == 2
+    assert moved("chatkit_requests_total", type="items.list", outcome="ok") == 1
+    assert moved("chatkit_request_duration_seconds_count", type="items.list") == 1
+    assert moved("chatkit_turn_duration_seconds_count", agent="triage") == 3
+    assert moved("chatkit_turn_first_event_seconds_count", agent="triage") == 3
+    # Five model calls: one per plain reply, two per tool turn; the scripted model reports usage.
+    assert moved("chatkit_model_calls_total", model="offline") == 5
+    assert moved("chatkit_model_tokens_total", model="offline", kind="input") > 0
+    assert moved("chatkit_model_tokens_total", model="offline", kind="output") > 0
+    assert moved("chatkit_tool_calls_total", tool="lookup_order", outcome="ok") == 1
+    assert moved("chatkit_tool_calls_total", tool="broken_lookup", outcome="error") == 1
+    assert moved("chatkit_tool_calls_total", tool="broken_lookup", outcome="ok") == 0
+    assert moved("chatkit_reloads_total", outcome="error") == 1
+    assert after.value("chatkit_open_streams") == 0
+
+
+async def test_refused_and_unauthorized_requests_are_counted_by_outcome(tmp_path: Path) -> None:
+    config = project_config()
+    config["auth"] = {"mode": "bearer", "tokens": {"alice": "secret-token"}}
+    async with running(tmp_path, config) as http:
+        before = await scrape(http)
+        anonymous = await http.post("/chatkit", content=b'{"type":"threads.list","params":{}}')
+        assert anonymous.status_code == 401
+        client = ChatKitClient("/chatkit", token="secret-token", client=http)
+        missing = await http.post(
+            "/chatkit", headers={"Authorization": "Bearer secret-token"},
+            content=b'{"type":"threads.get_by_id","params":{"thread_id":"thr_nope"}}')
+        assert missing.status_code == 404
+        await client.list_threads()
+        after = await scrape(http)
+
+    def moved(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert moved("chatkit_requests_total", type="-", outcome="unauthorized") == 1
+    assert moved("chatkit_requests_total", type="threads.get_by_id", outcome="refused") == 1
+    assert moved("chatkit_requests_total", type="threads.list", outcome="ok") == 1
+
+
+async def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
+    config = project_config()
+    config["observability"] = {"metrics": False}
+    async with running(tmp_path, config) as http:
+        assert (await http.get("/metrics")).status_code == 404
+
+
+def test_the_exposition_escapes_label_values() -> None:
+    counter = metrics.Counter("t_total", "A test counter.", ["tool"])
+    counter.inc('a "quoted"\\name\nwith a newline')
+    family = next(text_string_to_metric_families(metrics.render([counter])))
+    assert [s.labels["tool"] for s in family.samples] == ['a "quoted"\\name\nwith a newline']
