@@ -6,6 +6,7 @@ the reloader all go through `create_app`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -19,48 +20,84 @@ from litestar.config.cors import CORSConfig
 from litestar.response import Stream
 from pydantic import ValidationError
 
-from chatkit_host import preflight
+from chatkit_host import faults, preflight
+from chatkit_host.entities_routes import entity_routes
 from chatkit_host.host import Host
+from chatkit_host.observe_http import metrics_routes, observe_requests
+from chatkit_host.request_log import note_request
+from chatkit_host.storage.attachments import UploadRefused
+from chatkit_host.uploads import upload_routes
+from chatkit_host.playground.routes import playground_routes
+from chatkit_host.runtime.actions import ActionFailed
 
 logger = logging.getLogger("chatkit_host.app")
 
 CONFIG_ENV = "CHATKIT_HOST_CONFIG"
 """Environment variable naming the chatkit.yaml a worker process loads (`serve --workers N`)."""
 
+RELOAD_ENV = "CHATKIT_HOST_RELOAD"
+"""Set to 1 to make every worker process watch its configuration (`serve --reload --workers N`)."""
+
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def create_app(host: Host) -> Litestar:
-    """The ASGI app serving ``host``; the store opens on startup and closes on shutdown."""
+def create_app(host: Host, reload: bool = False) -> Litestar:
+    """The ASGI app serving ``host``; the store opens on startup and closes on shutdown.
+
+    With ``reload``, the process watches the configuration's files and swaps in a new runtime when
+    they change (each worker process runs its own watcher).
+    """
     config = host.runtime.config
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await host.start()
+        watcher = None
+        if reload:
+            from chatkit_host.reload import ConfigWatcher
+
+            watcher = ConfigWatcher(host)
+            await watcher.start()
         try:
             yield
         finally:
+            if watcher is not None:
+                await watcher.stop()
             await host.stop()
 
     @post(config.server.path, status_code=200, request_max_body_size=config.server.max_body)
     async def chatkit_endpoint(request: Request) -> Response:
-        context = host.authenticator.authenticate(request.headers.get("authorization"))
+        context = await host.authenticator.authenticate(request.headers.get("authorization"))
         if context is None:
             return _error(401, "unauthorized", "a valid bearer token is required",
                           {"WWW-Authenticate": "Bearer"})
+        context = dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"))
         body = await request.body()
         try:
             parsed = preflight.parse(body)
+            note_request(parsed, context.user_id)  # for the request's log line and metrics
             await preflight.check(parsed, host.store, context)
-            result = await host.server.process(body, context)
-        except preflight.RequestRefused as refused:
+            await preflight.check_declared(parsed, host.runtime, host.store, context)
+            await faults.probe(parsed, host.store)
+            async with host.turns.turn(parsed, lambda: preflight.check(parsed, host.store, context)) as turn:
+                result = await host.server.process(body, context)
+                result = turn.keep_while_streaming(faults.guard_stream(result))
+        except (preflight.RequestRefused, UploadRefused) as refused:
             return _error(refused.status, refused.code, refused.message)
+        except ActionFailed as failed:  # a sync action's step failed; nothing was saved
+            return _error(500, "action_failed", failed.message)
         except NotFoundError as error:
             return _error(404, "not_found", str(error) or "not found")
         except (ValidationError, ValueError) as error:
             return _error(400, "invalid_request", _first_line(error))
         except NotImplementedError as error:
             return _error(501, "not_supported", _first_line(error))
+        except Exception as error:
+            if not faults.is_store_outage(error):
+                raise
+            faults.log_outage(error)
+            return _error(503, "store_unavailable", faults.OUTAGE_MESSAGE,
+                          {"Retry-After": str(faults.RETRY_AFTER_SECONDS)})
         if isinstance(result, StreamingResult):
             return Stream(result, media_type="text/event-stream", headers=SSE_HEADERS)
         return Response(result.json, media_type="application/json")
@@ -74,11 +111,16 @@ def create_app(host: Host) -> Litestar:
             "loaded_at": runtime.built_at.isoformat(),
             "last_reload": host.last_reload.isoformat() if host.last_reload else None,
             "last_error": host.last_error,
+            "reloads": host.reloads,
+            "restart_needed": host.restart_needed or None,
+            "pid": os.getpid(),
         }
 
     cors = CORSConfig(allow_origins=list(config.server.cors)) if config.server.cors else None
     return Litestar(
-        route_handlers=[chatkit_endpoint, healthz],
+        route_handlers=[chatkit_endpoint, healthz, *upload_routes(host), *playground_routes(host),
+                        *metrics_routes(host), *entity_routes(host)],
+        middleware=[observe_requests(host)],
         lifespan=[lifespan],
         cors_config=cors,
         debug=False,
@@ -90,7 +132,8 @@ def app_from_environment() -> Litestar:
     from chatkit_host.config.loader import load_config
     from chatkit_host.runtime.build import build_runtime
 
-    return create_app(Host(build_runtime(load_config(Path(os.environ[CONFIG_ENV])))))
+    host = Host(build_runtime(load_config(Path(os.environ[CONFIG_ENV]))))
+    return create_app(host, reload=os.environ.get(RELOAD_ENV) == "1")
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -52,12 +52,14 @@ def validate(config_path: Path) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (overrides server.workers).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--reload", is_flag=True,
+              help="Reload when a file the configuration uses changes; streams in flight finish first.")
 def serve(config_path: Path, host: str | None, port: int | None, workers: int | None,
-          log_level: str) -> None:
+          log_level: str, reload: bool) -> None:
     """Serve the ChatKit endpoint described by the configuration."""
     import uvicorn
 
-    from chatkit_host.app import CONFIG_ENV, create_app
+    from chatkit_host.app import CONFIG_ENV, RELOAD_ENV, create_app
     from chatkit_host.host import Host
 
     runtime = _build_or_exit(config_path)
@@ -69,14 +71,15 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     out.print(
         f"chatkit-host: serving [bold]{config_path}[/] at http://{_url_host(host)}:{port}{server.path} "
         f"({len(runtime.config.agents)} agent(s), entry '{runtime.config.entry_agent}', "
-        f"{workers} worker(s))"
+        f"{workers} worker(s){', reloading on change' if reload else ''})"
     )
     if workers == 1:
-        uvicorn.run(create_app(Host(runtime)), host=host, port=port, log_level=log_level,
+        uvicorn.run(create_app(Host(runtime), reload=reload), host=host, port=port, log_level=log_level,
                     timeout_graceful_shutdown=5)
         return
     # Worker processes each build their own app from the same file.
     os.environ[CONFIG_ENV] = str(config_path.resolve())
+    os.environ[RELOAD_ENV] = "1" if reload else ""
     uvicorn.run("chatkit_host.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, timeout_graceful_shutdown=5)
 
@@ -158,3 +161,18 @@ def _url_host(host: str) -> str:
 
 
 # Commands that live in their own modules register here, one line each.
+from chatkit_host.commands.conversations import test_command  # noqa: E402
+
+main.add_command(test_command)
+from chatkit_host.commands.graph import graph_command  # noqa: E402
+
+main.add_command(graph_command)
+from chatkit_host.commands.importer import import_group  # noqa: E402
+
+main.add_command(import_group)
+from chatkit_host.commands.widgets import widgets as widgets_group  # noqa: E402
+
+main.add_command(widgets_group)
+from chatkit_host.commands.chat import chat_command  # noqa: E402
+
+main.add_command(chat_command)

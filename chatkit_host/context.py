@@ -13,7 +13,10 @@ class RequestContext:
     Attributes:
         user_id: The authenticated user; never empty.
         claims: Extra facts from authentication, passed to templates and tools.
+        base_url: The URL the client reached this host at (`https://host[:port]`), for links the
+            host hands out (upload and preview URLs); None outside a request.
     """
 
     user_id: str
     claims: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None

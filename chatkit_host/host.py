@@ -12,7 +12,9 @@ from datetime import datetime
 from chatkit_host.auth import Authenticator
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.server import HostServer
+from chatkit_host.storage.attachments import HostAttachments
 from chatkit_host.storage.store import SQLStore, open_store
+from chatkit_host.turns import TurnLocks, turn_locks_for
 
 
 class Host:
@@ -23,14 +25,27 @@ class Host:
         self.authenticator = _authenticator(runtime)
         self.last_error: str | None = None
         self.last_reload: datetime | None = None
+        self.reloads = 0
+        self.restart_needed: list[str] = []
+        """Changes a reload cannot apply (server or store settings, modules imported by name)."""
         self._store: SQLStore | None = None
+        self.attachments: HostAttachments | None = None
+        """Attachment bytes and URLs (`files` in chatkit.yaml); opened with the store."""
         self._server: HostServer | None = None
+        self._turns: TurnLocks | None = None
 
     @property
     def store(self) -> SQLStore:
         if self._store is None:
             raise RuntimeError("the host is not started")
         return self._store
+
+    @property
+    def turns(self) -> TurnLocks:
+        """Leases threads so one turn at a time runs on each (see `chatkit_host.turns`)."""
+        if self._turns is None:
+            raise RuntimeError("the host is not started")
+        return self._turns
 
     @property
     def server(self) -> HostServer:
@@ -41,9 +56,16 @@ class Host:
     async def start(self) -> None:
         loaded = self.runtime.loaded
         self._store = await open_store(loaded.config.store.url, base_dir=loaded.base_dir)
-        self._server = HostServer(self._store, lambda: self.runtime)
+        files = loaded.config.files
+        if files is not None:
+            self.attachments = HostAttachments.open(files, loaded.base_dir, loaded.path, self._store)
+        self._server = HostServer(self._store, lambda: self.runtime, self.attachments)
+        self._turns = turn_locks_for(self._store.engine, loaded.config.server)
 
     async def stop(self) -> None:
+        if self._turns is not None:
+            await self._turns.close()
+            self._turns = None
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -54,8 +76,13 @@ class Host:
         self.runtime = runtime
         self.last_reload = runtime.built_at
         self.last_error = None
+        self.reloads += 1
+
+    def refresh(self, runtime: Runtime) -> None:
+        """Put in force a runtime built again from the same files (same version): not a reload."""
+        self.runtime = runtime
 
 
 def _authenticator(runtime: Runtime) -> Authenticator:
     loaded = runtime.loaded
-    return Authenticator(loaded.config.auth, loaded.auth_tokens)
+    return Authenticator(loaded.config.auth, loaded.auth_tokens, loaded.base_dir)

@@ -9,6 +9,7 @@ enforced, so the answer can still be a 4xx with a JSON body.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatkit.store import NotFoundError
 from chatkit.types import (
@@ -29,7 +30,11 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter, ValidationError
 
+if TYPE_CHECKING:
+    from chatkit_host.runtime.build import Runtime
+
 from chatkit_host.context import RequestContext
+from chatkit_host.runtime.forms import describe_missing
 from chatkit_host.storage.store import SQLStore
 
 _REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
@@ -74,7 +79,9 @@ async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -
         _writable(thread)
     if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         for attachment_id in request.params.input.attachments:
-            await _owned(store.load_attachment(attachment_id, context), "attachment", attachment_id)
+            attachment = await _owned(store.load_attachment(attachment_id, context), "attachment", attachment_id)
+            if attachment.upload_descriptor is not None:  # two-phase, bytes never arrived
+                raise RequestRefused(409, "not_uploaded", f"attachment {attachment_id} has no file yet")
     if isinstance(request, AttachmentsDeleteReq):
         attachment_id = request.params.attachment_id
         await _owned(store.load_attachment(attachment_id, context), "attachment", attachment_id)
@@ -94,6 +101,26 @@ async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -
     if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
         if request.params.item_id:
             await _item(store, request.params.thread_id, request.params.item_id, context)
+
+
+async def check_declared(
+    request: ChatKitReq, runtime: Runtime, store: SQLStore, context: RequestContext
+) -> None:
+    """Refuse (400) what the configuration rules out: an unknown action type, a payload that breaks
+    its action's schema, a form submitted without answers its required questions need."""
+    if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+        params = request.params
+        sender = await _item(store, params.thread_id, params.item_id, context) if params.item_id else None
+        sync = isinstance(request, ThreadsSyncCustomActionReq)
+        refusal = runtime.actions.refusal(params.action, sender, sync)
+        if refusal is not None:
+            raise RequestRefused(400, refusal.code, refusal.message)
+    if isinstance(request, ThreadsAddStructuredInputReq):
+        item = await _item(store, request.params.thread_id, request.params.item_id, context)
+        if isinstance(item, StructuredInputItem):
+            missing = runtime.forms.missing_answers(item, request.params.input)
+            if missing:
+                raise RequestRefused(400, "missing_answers", describe_missing(missing))
 
 
 async def _thread(store: SQLStore, thread_id: str, context: RequestContext) -> ThreadMetadata:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
+from chatkit_host import metrics
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host
@@ -184,6 +185,7 @@ class ConfigWatcher:
             return False
         self.host.restart_needed = self._restart_needed(runtime)
         self.host.swap(runtime)
+        metrics.reload_finished(ok=True)
         elapsed = (time.perf_counter() - started) * 1000
         shown = ", ".join(_shown(path, current.loaded.base_dir) for path in changed or [])
         logger.info("reloaded %s (version %s, %.0f ms)%s", self.path.name, runtime.version, elapsed,
@@ -191,6 +193,7 @@ class ConfigWatcher:
         return True
 
     def _refuse(self, lines: list[str]) -> None:
+        metrics.reload_finished(ok=False)
         self.host.last_error = "\n".join(lines)
         for line in lines:
             logger.error("%s", line)

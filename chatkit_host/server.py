@@ -8,39 +8,85 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from agents import Agent, Runner
+from agents import Agent, Runner, RunResultStreaming
 from chatkit.agents import AgentContext, stream_agent_response
+from chatkit.actions import Action
 from chatkit.server import ChatKitServer
+from chatkit.store import NotFoundError
 from chatkit.types import (
+    AssistantMessageItem,
+    AudioInput,
     FeedbackKind,
+    SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
     ThreadStreamEvent,
+    TranscriptionResult,
     UserMessageItem,
     UserMessageTextContent,
+    WidgetItem,
 )
 
+from chatkit_host.coalesce import coalesce_text_deltas
 from chatkit_host.context import RequestContext
+from chatkit_host.request_parsing import ParsedOnce
 from chatkit_host.runtime.build import Runtime
+from chatkit_host.runtime.models import chains_responses
+from chatkit_host.runtime.attachments import AttachmentSource
+from chatkit_host.runtime.hosted_tools import image_converter
+from chatkit_host.runtime.transcription import transcribe
+from chatkit_host.storage.attachments import HostAttachments, process_with_files
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.stream_ids import FreshItemIds
+from chatkit_host.turn_watch import watch_turn
+from chatkit_host.runtime.usage import USAGE_HOOKS
 
 logger = logging.getLogger("chatkit_host.server")
 
 CURRENT_AGENT = "agent"
 """Thread metadata key: the agent that answered last, so a handoff lasts beyond one turn."""
+RESPONSE_CURSOR = "response_cursor"
+"""Thread metadata key: the last response id of a chaining model and the thread item it ended on."""
+CHAIN_PAGE = 50
+"""More new items than this since the last response: send the full (bounded) history instead."""
 
 
-class HostServer(ChatKitServer[RequestContext]):
+@dataclass(frozen=True)
+class ResponseChain:
+    response_id: str
+    items: list[ThreadItem]
+
+
+class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
     """ChatKit's server with every hook delegated to the runtime in force."""
 
-    def __init__(self, store: SQLStore, runtime: Callable[[], Runtime]):
-        super().__init__(store)
+    def __init__(
+        self, store: SQLStore, runtime: Callable[[], Runtime], attachments: HostAttachments | None = None
+    ):
+        super().__init__(store, attachments)
         self.store: SQLStore = store
         self._runtime = runtime
+        self.attachments = attachments
+        self._attachment_input = AttachmentSource(attachments)
+
+    async def process(self, request: str | bytes, context: RequestContext) -> Any:
+        process = super().process
+        if self.attachments is None:
+            return await process(request, context)
+        body = request.encode() if isinstance(request, str) else request
+        return await process_with_files(
+            self.attachments, self.store, body, context, lambda: process(request, context)
+        )
+
+    async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
+        config = self._runtime().config
+        if config.transcription is None:
+            raise NotImplementedError("dictation is off: add a `transcription` section to chatkit.yaml")
+        return await transcribe(config.transcription, config.models, audio_input)
 
     async def respond(
         self,
@@ -50,17 +96,24 @@ class HostServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         runtime = self._runtime()
         agent = self._agent_for(thread, runtime)
-        items = await self._history(thread, runtime, context)
+        chain = await self._chain(thread, agent, context)
+        items = chain.items if chain else await self._history(thread, runtime, context)
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             agent,
-            await runtime.converter.to_agent_input(items),
+            await runtime.converter.for_request(self._attachment_input, context).to_agent_input(items),
             context=agent_context,
             run_config=runtime.run_config(thread.id),
+            hooks=USAGE_HOOKS,
+            previous_response_id=chain.response_id if chain else None,
         )
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
-            async for event in ids.rewrite(stream_agent_response(agent_context, result)):
+            events = ids.rewrite(stream_agent_response(
+                agent_context, result, converter=image_converter(self.attachments, runtime, agent, context)
+            ))
+            events = watch_turn(events, runtime, agent, thread, input_user_message)
+            async for event in coalesce_text_deltas(events, runtime.config.stream.coalesce_ms):
                 yield event
         except BaseException:
             # Stop means stop: without this the model keeps streaming (and billing) after the client
@@ -69,8 +122,35 @@ class HostServer(ChatKitServer[RequestContext]):
             raise
         if result.last_agent is not None:
             thread.metadata[CURRENT_AGENT] = result.last_agent.name
+        await self._remember_chain(thread, result, context)
         if thread.title is None and input_user_message is not None:
             thread.title = await self._title(runtime, input_user_message)
+
+    def action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        # The route was checked before the stream began (preflight): its type exists, its payload fits.
+        return self._runtime().actions.stream(
+            self.store, thread, action, sender, context, self._responder(thread, context)
+        )
+
+    async def sync_action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> SyncCustomActionResponse:
+        updated = await self._runtime().actions.run_sync(self.store, thread, action, sender, context)
+        return SyncCustomActionResponse(updated_item=updated)
+
+    def _responder(self, thread: ThreadMetadata, context: RequestContext):  # noqa: ANN202
+        """An action's `respond` step: the named agent (or the current one) answers the thread."""
+
+        def respond(agent: str | None) -> AsyncIterator[ThreadStreamEvent]:
+            if agent is not None:
+                thread.metadata[CURRENT_AGENT] = agent
+            return self.respond(thread, None, context)
+
+        return respond
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
@@ -103,6 +183,41 @@ class HostServer(ChatKitServer[RequestContext]):
             thread.id, None, runtime.config.history.max_items, "desc", context
         )
         return list(reversed(page.data))
+
+    async def _chain(
+        self, thread: ThreadMetadata, agent: Agent, context: RequestContext
+    ) -> ResponseChain | None:
+        """Continue from the model's last response when it keeps the conversation server-side.
+
+        Only the items since that response are sent. Anything that breaks the chain (the cursor item
+        was deleted by a retry, or the agent's model cannot chain) falls back to the full history.
+        """
+        cursor = thread.metadata.get(RESPONSE_CURSOR)
+        if not isinstance(cursor, dict) or not chains_responses(agent.model):  # type: ignore[arg-type]
+            return None
+        try:
+            page = await self.store.load_thread_items(
+                thread.id, cursor["after"], CHAIN_PAGE, "asc", context
+            )
+        except (NotFoundError, KeyError):
+            return None
+        if page.has_more:
+            return None
+        return ResponseChain(cursor["response_id"], list(page.data))
+
+    async def _remember_chain(
+        self, thread: ThreadMetadata, result: RunResultStreaming, context: RequestContext
+    ) -> None:
+        agent = result.last_agent
+        last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
+        ended_on_reply = bool(last.data) and isinstance(last.data[0], AssistantMessageItem)
+        if agent is not None and chains_responses(agent.model) and result.last_response_id and ended_on_reply:  # type: ignore[arg-type]
+            thread.metadata[RESPONSE_CURSOR] = {
+                "response_id": result.last_response_id, "after": last.data[0].id,
+            }
+        else:
+            # A turn that ended on a client tool call or a form is continued from the full history.
+            thread.metadata.pop(RESPONSE_CURSOR, None)
 
     async def _title(self, runtime: Runtime, message: UserMessageItem) -> str | None:
         text = " ".join(

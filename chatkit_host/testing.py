@@ -54,6 +54,20 @@ class Turn:
     def errors(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == "error"]
 
+    @property
+    def widgets(self) -> list[dict[str, Any]]:
+        """Widget items completed or replaced in this turn, in order."""
+        return [
+            e["item"] for e in self.events
+            if e["type"] in ("thread.item.done", "thread.item.replaced")
+            and e["item"]["type"] == "widget"
+        ]
+
+    @property
+    def progress(self) -> list[str]:
+        """The texts of this turn's progress updates."""
+        return [e["text"] for e in self.events if e["type"] == "progress_update"]
+
 
 def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
     """A `UserMessageInput` as ChatKit.js sends it."""
@@ -130,6 +144,45 @@ class ChatKitClient:
 
     async def delete_thread(self, thread_id: str) -> dict[str, Any]:
         return await self.call("threads.delete", {"thread_id": thread_id})
+
+    async def custom_action(self, thread_id: str, type: str, payload: Any = None,
+                            item_id: str | None = None) -> Turn:
+        """A widget action click (`threads.custom_action`), on the widget item ``item_id``."""
+        params: dict[str, Any] = {"thread_id": thread_id, "action": {"type": type, "payload": payload}}
+        if item_id is not None:
+            params["item_id"] = item_id
+        return await self.stream("threads.custom_action", params)
+
+    async def add_structured_input(self, thread_id: str, item_id: str,
+                                   answers: dict[str, list[str] | None], skipped: bool = False) -> Turn:
+        """Answers to a pending form (`threads.add_structured_input`).
+
+        ``answers`` maps each question id to its values; None skips that question. ``skipped``
+        skips the whole form.
+        """
+        submission = {
+            "status": "skipped" if skipped else "answered",
+            "answers": {
+                key: {"values": [], "skipped": True} if values is None else {"values": values}
+                for key, values in answers.items()
+            },
+        }
+        return await self.stream(
+            "threads.add_structured_input",
+            {"thread_id": thread_id, "item_id": item_id, "input": submission},
+        )
+
+    async def add_client_tool_output(self, thread_id: str, result: Any) -> Turn:
+        """The result of the thread's pending client tool call (`threads.add_client_tool_output`)."""
+        return await self.stream(
+            "threads.add_client_tool_output", {"thread_id": thread_id, "result": result}
+        )
+
+    async def retry_after_item(self, thread_id: str, item_id: str) -> Turn:
+        """Answer the user message ``item_id`` again, dropping what followed it."""
+        return await self.stream(
+            "threads.retry_after_item", {"thread_id": thread_id, "item_id": item_id}
+        )
 
 
 def _page(limit: int, after: str | None, order: str) -> dict[str, Any]:

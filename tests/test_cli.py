@@ -104,3 +104,12 @@ def test_a_missing_config_says_how_to_start(tmp_path: Path) -> None:
     assert "chatkit.yaml not found (hint: `chatkit-host init` writes a starter project)" in output
 
 
+
+
+def test_validate_needs_no_api_key_for_openai_models(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    write_project(tmp_path)
+    config = (tmp_path / "chatkit.yaml").read_text().replace("default: demo/offline", "default: gpt-4.1-mini")
+    (tmp_path / "chatkit.yaml").write_text(config)
+    code, output = run("validate", cwd=tmp_path)
+    assert code == 0, output

@@ -10,6 +10,7 @@ import pytest
 
 from chatkit_host.config.envvars import expand, retype
 from chatkit_host.config.loader import LoadedConfig, load_config
+from chatkit_host.config.models import AgentConfig, json_schema
 from chatkit_host.errors import ConfigError
 
 MINIMAL = """\
@@ -224,8 +225,8 @@ def test_unknown_keys(tmp_path: Path) -> None:
         """) == [
         "chatkit.yaml:4:5: agents.triage.modle: unknown key 'modle' (hint: did you mean 'model'?)",
         "chatkit.yaml:5:11: history.newest: unknown key 'newest' (hint: allowed keys: max_items)",
-        "chatkit.yaml:6:1: extras: unknown key 'extras' (hint: allowed keys: version, server, auth, store, "
-        "models, agents, entry, tools, titles, history, vars)",
+        "chatkit.yaml:6:1: extras: unknown key 'extras' (hint: allowed keys: "
+        + ", ".join(json_schema()["properties"]) + ")",
     ]
 
 
@@ -240,8 +241,10 @@ def test_missing_required_keys_are_reported_at_the_parent(tmp_path: Path) -> Non
         tools:
           lookup: {description: Finds orders.}
         """) == [
-        "chatkit.yaml:2:3: agents.triage: 'instructions' is required",
-        "chatkit.yaml:5:3: tools.lookup: 'python' is required",
+        "chatkit.yaml:2:3: agents.triage: an agent needs `instructions`, or `python` naming an Agent "
+        "in your code",
+        "chatkit.yaml:5:3: tools.lookup: a tool has exactly one of python, http, client, hosted, mcp, "
+        "agent, widget, form (got none)",
     ]
 
 
@@ -264,7 +267,7 @@ def test_types_enums_bounds_and_formats(tmp_path: Path) -> None:
         "chatkit.yaml:8:9: server.path: does not match the expected format (the pattern ^/[\\w./-]*$)",
         "chatkit.yaml:9:9: server.cors: expected a list, got a string",
         "chatkit.yaml:10:24: server.public_without_auth: expected true or false, got a string",
-        "chatkit.yaml:11:14: auth.mode: must be one of: none, bearer",
+        "chatkit.yaml:11:14: auth.mode: must be one of: none, bearer, jwt",
         "chatkit.yaml:11:27: auth.user: must not be empty",
         "chatkit.yaml:12:22: history.max_items: expected an integer, got a string",
         "chatkit.yaml:13:37: titles.max_length: must be at least 8",
@@ -516,7 +519,7 @@ def test_structural_and_schema_mistakes_are_reported_together(tmp_path: Path) ->
         "chatkit.yaml:4:5: agents.triage.instructions: duplicate key 'instructions' "
         "(hint: it is also set on line 3; keep one of them)",
         "chatkit.yaml:5:5: agents.triage.temperature: unknown key 'temperature' "
-        "(hint: allowed keys: instructions, model, model_settings, tools, handoffs, handoff_description, vars)",
+        "(hint: allowed keys: " + ", ".join(AgentConfig.model_fields) + ")",
         "chatkit.yaml:7:9: server.port: environment variable PORT is not set "
         "(hint: set it, or give a default with ${PORT:-...})",
         "chatkit.yaml:8:12: server.workers: expected an integer, got a string",

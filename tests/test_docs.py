@@ -41,3 +41,15 @@ def _target(prop: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     # A section's description may live on the model it refers to.
     ref = prop.get("$ref", "")
     return schema["$defs"].get(ref.removeprefix("#/$defs/"), {}) if ref else {}
+
+
+def test_the_readme_example_is_a_valid_configuration() -> None:
+    import jsonschema
+    import yaml
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Your backend is a folder"):]
+    block = section[section.index("```yaml") + len("```yaml"):]
+    example = yaml.safe_load(block[: block.index("```")])
+    errors = sorted(jsonschema.Draft202012Validator(json_schema()).iter_errors(example), key=str)
+    assert [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors] == []

@@ -40,6 +40,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def test_a_conversation_from_create_to_delete(tmp_path: Path, store_url: str) -> None:
     config = base_config()
     config["store"] = {"url": store_url}
+    config["stream"] = {"coalesce_ms": 0}  # one event per word, to see the streaming itself
     async with running(write_project(tmp_path, config)) as (_, http):
         client = chatkit(http)
         first = await client.create_thread("hello there")
@@ -302,3 +303,27 @@ def _user_texts(input_items: list[dict[str, Any]]) -> list[str]:
 def _roles(input_items: list[dict[str, Any]]) -> list[str]:
     names = {"function_call": "call", "function_call_output": "output"}
     return [names.get(i.get("type", ""), i.get("role", "?")) for i in input_items]
+
+
+async def test_a_chaining_model_gets_only_the_new_items(tmp_path: Path) -> None:
+    config = base_config()
+    config["models"]["providers"]["demo"]["api"] = "responses"
+    async with running(write_project(tmp_path, config)) as (_, http):
+        client = chatkit(http)
+        first = await client.create_thread("where is my order?")
+        assert "shipped" in first.assistant_text
+        second = await client.add_message(first.thread_id, "thanks")
+        assert second.assistant_text == "Echo 2: thanks"
+        calls = recorded_calls(tmp_path)
+        assert calls[-1]["previous_response_id"].startswith("resp_scripted_")
+        assert _user_texts(calls[-1]["input"]) == ["thanks"] and len(calls[-1]["input"]) == 1
+
+        # A retry deletes the item the chain continued from: the full history is sent again.
+        user_item = next(i for i in second.items_done if i["type"] == "user_message")
+        retried = await client.stream(
+            "threads.retry_after_item", {"thread_id": first.thread_id, "item_id": user_item["id"]}
+        )
+        assert retried.assistant_text == "Echo 2: thanks"
+        last = recorded_calls(tmp_path)[-1]
+        assert last["previous_response_id"] is None
+        assert _user_texts(last["input"]) == ["where is my order?", "thanks"]

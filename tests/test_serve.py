@@ -45,7 +45,7 @@ def lookup_order(order_id: str) -> dict:
 def test_the_readme_example_serves_a_whole_conversation(tmp_path: Path) -> None:
     for name in ("chatkit.yaml", "demo.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
-    for folder in ("agents", "tools"):
+    for folder in ("agents", "tools", "widgets"):
         shutil.copytree(REPO / folder, tmp_path / folder)
     with serve(tmp_path) as host:
         asyncio.run(_whole_conversation(host))

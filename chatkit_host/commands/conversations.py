@@ -46,7 +46,16 @@ def test_command(files: tuple[Path, ...], config_path: Path, script: Path | None
     if not config_path.is_file():
         _fail(f"{config_path} not found (hint: run in the project folder or pass --config)")
     cwd = Path.cwd()
+    previous = logging.root.manager.disable
     logging.disable(logging.INFO)  # per-request log lines would bury the report; warnings still show
+    try:
+        _run(config_path, files, script, cwd)
+    finally:
+        # Callers in the same process (tests, an embedding program) get their logging back.
+        logging.disable(previous)
+
+
+def _run(config_path: Path, files: tuple[Path, ...], script: Path | None, cwd: Path) -> None:
     try:
         loaded = load_config(config_path)
         paths = _files(files, loaded.base_dir)

@@ -23,6 +23,14 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from chatkit_host.config.models import INSTRUCTIONS_FILE, ChatKitConfig, TitleAgentConfig
 from chatkit_host.config.positions import KeyPath, dotted
+from chatkit_host.config.widgets import (
+    AskStep,
+    CallStep,
+    RespondStep,
+    ShowWidgetStep,
+    UpdateWidgetStep,
+    widget_names,
+)
 from chatkit_host.errors import ConfigProblem
 from chatkit_host.refs import is_file_reference
 
@@ -62,7 +70,11 @@ def check_config(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> C
         *check_references(config, problem),
         *check_model_references(config, problem),
         *check_tools(config, problem),
+        *check_tool_kinds(config, problem),
+        *check_widgets_forms_actions(config, base_dir, problem),
+        *check_agent_code(config, problem),
         *check_scripted_files(config, base_dir, problem),
+        *check_entities(config, base_dir, problem),
         *instruction_problems,
         *token_problems,
     ]
@@ -136,11 +148,168 @@ def check_tools(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem
     """
     problems: list[ConfigProblem] = []
     for name, tool in config.tools.items():
+        if tool.python is None:
+            continue
         pattern = _FILE_REF if is_file_reference(tool.python) else _MODULE_REF
         if not pattern.fullmatch(tool.python):
             problems.append(problem(("tools", name, "python"), "is not an import path of a function",
                                     _import_path_hint(tool.python)))
     return problems
+
+
+def check_tool_kinds(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
+    """Agents-as-tools name other agents; templates in `converters` parse; the transcription
+    provider exists. (Each kind's own shape is the models' business.)"""
+    problems: list[ConfigProblem] = []
+    for name, tool in config.tools.items():
+        if tool.agent is not None and tool.agent not in config.agents:
+            problems.append(problem(("tools", name, "agent"), f"unknown agent '{tool.agent}'",
+                                    suggest(tool.agent, config.agents, "known agents")))
+        if tool.hosted == "file_search":
+            problems.append(problem(("tools", name, "hosted"), "file_search needs vector stores",
+                                    "write {type: file_search, vector_store_ids: [vs_...]}"))
+    for agent_name, agent in config.agents.items():
+        for index, tool_name in enumerate(agent.tools):
+            tool = config.tools.get(tool_name)
+            if tool is not None and tool.agent == agent_name:
+                problems.append(problem(("agents", agent_name, "tools", index),
+                                        "an agent cannot call itself as a tool"))
+    environment = SandboxedEnvironment()
+    templates = [(("converters", "tags", kind), text) for kind, text in config.converters.tags.items()]
+    if config.converters.hidden_context is not None:
+        templates.append((("converters", "hidden_context"), config.converters.hidden_context))
+    for path, text in templates:
+        problems += _template_problems(environment, text, path, problem, None)
+    if config.transcription is not None:
+        provider = config.transcription.provider
+        declared = config.models.providers.get(provider)
+        if provider != "openai" and declared is None:
+            problems.append(problem(("transcription", "provider"), f"unknown provider '{provider}'",
+                                    suggest(provider, ["openai", *config.models.providers], "known providers")))
+        elif declared is not None and declared.scripted:
+            problems.append(problem(("transcription", "provider"), "a scripted provider cannot transcribe"))
+    return problems
+
+
+def check_widgets_forms_actions(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> list[ConfigProblem]:
+    """Widget and form tools, and action steps, name declared widgets, forms, tools and agents;
+    form question ids are unique; action templates parse. (Widget files are checked when built.)"""
+    widgets = widget_names(config.widgets, base_dir)
+    no_widgets = f"no widget files in {config.widgets.folder}"
+    problems: list[ConfigProblem] = []
+
+    def known(path: KeyPath, name: str, names: Iterable[str], what: str, empty: str) -> None:
+        if name not in names:
+            singular = what.split()[-1].rstrip("s")
+            problems.append(problem(path, f"unknown {singular} '{name}'", suggest(name, names, what, empty)))
+
+    for name, tool in config.tools.items():
+        if tool.widget is not None:
+            known(("tools", name, "widget"), tool.widget, widgets, "widgets", no_widgets)
+        if tool.form is not None:
+            known(("tools", name, "form"), tool.form, config.forms, "declared forms", "no forms are declared")
+    for name, questions in config.forms.items():
+        seen: set[str] = set()
+        for index, question in enumerate(questions):
+            if question.id in seen:
+                problems.append(problem(("forms", name, index, "id"), f"question id '{question.id}' is used twice"))
+            seen.add(question.id)
+    environment = SandboxedEnvironment()
+    for action, route in config.actions.items():
+        for index, step in enumerate(route.do):
+            path = ("actions", action, "do", index)
+            if isinstance(step, CallStep):
+                tool = config.tools.get(step.call)
+                if tool is None:
+                    known((*path, "call"), step.call, config.tools, "declared tools", "no tools are declared")
+                elif tool.python is None and tool.http is None:
+                    problems.append(problem((*path, "call"), f"tool '{step.call}' is a {tool.kind} tool; "
+                                            "actions call python and http tools",
+                                            "show widgets with show_widget and ask forms with ask"))
+            elif isinstance(step, (UpdateWidgetStep, ShowWidgetStep)):
+                key = "update_widget" if isinstance(step, UpdateWidgetStep) else "show_widget"
+                target = getattr(step, key)
+                known((*path, key, "widget"), target.widget, widgets, "widgets", no_widgets)
+            elif isinstance(step, RespondStep) and step.respond is not True:
+                known((*path, "respond"), step.respond, config.agents, "known agents", "")
+            elif isinstance(step, AskStep):
+                known((*path, "ask"), step.ask, config.forms, "declared forms", "no forms are declared")
+            for key_path, text in _step_templates(step, path):
+                try:
+                    environment.parse(text)
+                except TemplateSyntaxError as error:
+                    problems.append(problem(key_path, f"template syntax error: {error.message}"))
+    return problems
+
+
+def _step_templates(step: object, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Every template string of an action step, with its key path."""
+    found: list[tuple[KeyPath, str]] = []
+
+    def walk(value: object, where: KeyPath) -> None:
+        if isinstance(value, str):
+            found.append((where, value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*where, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*where, index))
+
+    walk({key: value for key, value in step.model_dump(exclude_none=True).items()  # type: ignore[attr-defined]
+          if key not in ("call", "respond", "ask")}, path)
+    return [(where, text) for where, text in found if where[-1] != "widget"]
+
+
+def check_entities(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> list[ConfigProblem]:
+    """`entities` sources: previews name widget files, static files exist, `python` is an import
+    path. (Entities inside a static file, and preview data, are checked when the runtime is built.)"""
+    if config.entities is None:
+        return []
+    widgets = widget_names(config.widgets, base_dir)
+    no_widgets = f"no widget files in {config.widgets.folder}"
+    problems: list[ConfigProblem] = []
+    for index, source in enumerate(config.entities.sources):
+        path: KeyPath = ("entities", "sources", index)
+        if isinstance(source.static, str) and not resolve_path(base_dir, source.static).is_file():
+            problems.append(problem((*path, "static"), f"entities file {source.static} not found",
+                                    "paths are relative to chatkit.yaml"))
+        for number, entity in enumerate(source.static if isinstance(source.static, list) else []):
+            if entity.preview is not None and entity.preview.widget not in widgets:
+                name = entity.preview.widget
+                problems.append(problem((*path, "static", number, "preview", "widget"), f"unknown widget '{name}'",
+                                        suggest(name, widgets, "widgets", no_widgets)))
+        if source.python is not None:
+            pattern = _FILE_REF if is_file_reference(source.python) else _MODULE_REF
+            if not pattern.fullmatch(source.python):
+                problems.append(problem((*path, "python"), "is not an import path of a function",
+                                        _import_path_hint(source.python)))
+    return problems
+
+
+def check_agent_code(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
+    """`agents.X.python` looks like `module.path:agent` or `path/file.py:agent` (nothing is imported)."""
+    problems: list[ConfigProblem] = []
+    for name, agent in config.agents.items():
+        if agent.python is None:
+            continue
+        pattern = _FILE_REF if is_file_reference(agent.python) else _MODULE_REF
+        if not pattern.fullmatch(agent.python):
+            hint = _import_path_hint(agent.python).replace("function", "agent")
+            problems.append(problem(("agents", name, "python"), "is not an import path of an agent", hint))
+    return problems
+
+
+def agent_code_files(config: ChatKitConfig, base_dir: Path) -> set[Path]:
+    """The `.py` files agents are imported from by path (watched for reload, like prompts)."""
+    return {resolve_path(base_dir, agent.python.partition(":")[0]) for agent in config.agents.values()
+            if agent.python is not None and is_file_reference(agent.python)}
+
+
+def entity_files(config: ChatKitConfig, base_dir: Path) -> set[Path]:
+    """The files static entity lists are read from (watched for reload, like prompts)."""
+    sources = config.entities.sources if config.entities is not None else []
+    return {resolve_path(base_dir, source.static) for source in sources if isinstance(source.static, str)}
 
 
 def _import_path_hint(reference: str) -> str:
@@ -174,6 +343,8 @@ def read_instructions(
     problems: list[ConfigProblem] = []
     for name, agent in config.agents.items():
         path = ("agents", name, "instructions")
+        if agent.instructions is None:  # an agent from code keeps its own
+            continue
         if not INSTRUCTIONS_FILE.fullmatch(agent.instructions):
             sources[name] = agent.instructions
             problems += _template_problems(environment, agent.instructions, path, problem, None)

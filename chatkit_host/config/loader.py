@@ -21,10 +21,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 from pydantic import ValidationError
 
-from chatkit_host.config.checks import check_config, resolve_path, suggest
+from chatkit_host.config.checks import (
+    agent_code_files, check_config, entity_files, resolve_path, suggest,
+)
 from chatkit_host.config.envvars import expand_tree
 from chatkit_host.config.models import INSTRUCTIONS_FILE, ChatKitConfig, json_schema
 from chatkit_host.config.positions import KeyPath, Positions, dotted, read_yaml
+from chatkit_host.config.widgets import widget_files
 from chatkit_host.errors import ConfigError, ConfigProblem
 
 
@@ -37,9 +40,11 @@ class LoadedConfig:
             are absolute.
         path: The absolute path of the YAML file.
         base_dir: The folder relative paths in the YAML are resolved against (the YAML's own).
-        files: Every file the configuration is read from: the YAML, instruction files and
-            scripted-model scripts (not `record`, which is written to). Watch these to reload.
-        instructions: Agent name → template source; files were read once, here.
+        files: Every file the configuration is read from: the YAML, instruction files,
+            scripted-model scripts (not `record`, which is written to), `.py` files agents
+            come from and the widget files. Watch these to reload.
+        instructions: Agent name → template source; files were read once, here. Agents from
+            code without `instructions` have no entry.
         auth_tokens: Bearer token → user id, from either form of `auth.tokens`.
         positions: Where each key and value of the YAML is written.
     """
@@ -88,7 +93,9 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
         config=_with_absolute_paths(config, path.parent),
         path=path,
         base_dir=path.parent,
-        files=frozenset({path, *checked.instruction_files.values(), *scripted}),
+        files=frozenset({path, *checked.instruction_files.values(), *scripted,
+                         *agent_code_files(config, path.parent), *entity_files(config, path.parent),
+                         *widget_files(config.widgets, path.parent)}),
         instructions=checked.instructions,
         auth_tokens=checked.auth_tokens,
         positions=document.positions,
@@ -127,7 +134,7 @@ def _related(path: KeyPath, other: KeyPath) -> bool:
     return path[: len(other)] == other or other[: len(path)] == path
 
 
-_NAMED = (("agents",), ("tools",), ("models", "providers"))
+_NAMED = (("agents",), ("tools",), ("models", "providers"), ("forms",))
 """Mappings whose keys are names other parts of the file refer to."""
 
 
@@ -218,7 +225,7 @@ def _with_absolute_paths(config: ChatKitConfig, base_dir: Path) -> ChatKitConfig
 
     agents = {
         name: agent.model_copy(update={"instructions": absolute(agent.instructions)})
-        if INSTRUCTIONS_FILE.fullmatch(agent.instructions) else agent
+        if agent.instructions and INSTRUCTIONS_FILE.fullmatch(agent.instructions) else agent
         for name, agent in config.agents.items()
     }
     providers = {
@@ -227,7 +234,8 @@ def _with_absolute_paths(config: ChatKitConfig, base_dir: Path) -> ChatKitConfig
         for name, provider in config.models.providers.items()
     }
     models = config.models.model_copy(update={"providers": providers})
-    return config.model_copy(update={"agents": agents, "models": models})
+    widgets = config.widgets.model_copy(update={"folder": absolute(config.widgets.folder)})
+    return config.model_copy(update={"agents": agents, "models": models, "widgets": widgets})
 
 
 # --- Schema and model errors, in plain words ---------------------------------------------------

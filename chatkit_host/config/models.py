@@ -14,6 +14,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
+from chatkit_host.config.auth import AuthMode, JwtConfig
+from chatkit_host.config.client import ClientConfig
+from chatkit_host.config.entities import EntitiesConfig
+from chatkit_host.config.guardrails import GuardrailsConfig
+from chatkit_host.config.observability import ObservabilityConfig
+from chatkit_host.config.files import ConvertersConfig, FilesConfig, TranscriptionConfig
+from chatkit_host.config.stream import StreamConfig
+from chatkit_host.config.tools import (
+    ClientToolConfig,
+    HostedKind,
+    HostedOptions,
+    HttpToolConfig,
+    McpToolConfig,
+)
+from chatkit_host.config.widgets import ActionRoute, Form, WidgetsConfig
+
 SCHEMA_ID = "https://chatkit-host.dev/schemas/chatkit.schema.json"
 INSTRUCTIONS_FILE = re.compile(r"^[\w./-]+\.(md|txt|j2|jinja|jinja2)$")
 """A one-line `instructions` value that looks like this is a file path, not the text itself."""
@@ -42,23 +58,34 @@ class ServerConfig(Strict):
     """Worker processes (`serve --workers` overrides it)."""
     public_without_auth: bool = False
     """Allow binding a non-loopback host with `auth.mode: none`. Everyone who can reach it is one user."""
+    turns: Literal["reject", "queue"] = "reject"
+    """Two turns on one thread at once (a double click, two tabs, two replicas): `reject` answers
+    the second `409 thread_busy` before it streams; `queue` makes it wait for the first."""
+    turn_wait: float = Field(60, gt=0, le=3600)
+    """With `turns: queue`: seconds a turn waits for the one before it, then `409 thread_busy`."""
 
 
 class AuthConfig(Strict):
     """Who the caller is. Every thread, item and file belongs to one user."""
 
-    mode: Literal["none", "bearer"] = "none"
-    """`none`: one local user (loopback only by default). `bearer`: a token → user map."""
+    mode: AuthMode = "none"
+    """`none`: one local user (loopback only by default). `bearer`: a token → user map. `jwt`:
+    signed tokens from your identity provider (see `jwt`)."""
     user: str = Field("local", min_length=1)
     """The user id every request gets with `mode: none`."""
     tokens: dict[str, str] | str | None = None
     """With `mode: bearer`: a map of user id → token, or a string `alice=TOKEN1,bob=TOKEN2`
     (typically `${CHATKIT_TOKENS}` so the tokens stay in the environment)."""
 
+    jwt: JwtConfig | None = None
+    """With `mode: jwt`: how tokens are verified and which claims are used."""
+
     @model_validator(mode="after")
     def _bearer_needs_tokens(self) -> AuthConfig:
         if self.mode == "bearer" and not self.tokens:
             raise ValueError("auth.tokens is required when auth.mode is bearer")
+        if self.mode == "jwt" and self.jwt is None:
+            raise ValueError("auth.jwt is required when auth.mode is jwt")
         return self
 
 
@@ -94,8 +121,10 @@ class ProviderConfig(Strict):
     """API key; use `${ENV_VAR}` so the key stays out of the file. OpenAI's defaults to `OPENAI_API_KEY`."""
     base_url: str | None = None
     """Base URL of an OpenAI-compatible server, e.g. `http://127.0.0.1:11434/v1`."""
-    api: Literal["responses", "chat_completions"] = "responses"
-    """Which API the server speaks."""
+    api: Literal["responses", "chat_completions"] | None = None
+    """Which API the server speaks: `responses` (the default for servers) or `chat_completions`.
+    A scripted model defaults to `chat_completions`; with `responses` it chains turns with
+    `previous_response_id` as the Responses API does."""
     scripted: str | None = None
     """Path to a script of replies: an offline, deterministic model (no key, no network)."""
     record: str | None = None
@@ -123,35 +152,88 @@ class ModelsConfig(Strict):
 
 
 class AgentConfig(Strict):
-    """One agent: instructions, model, tools and handoffs."""
+    """One agent: instructions, model, tools and handoffs — declared here, or an Agents SDK `Agent`
+    from your code (`python`) that the rest of the keys add to."""
 
-    instructions: str
+    instructions: str | None = None
     """The system prompt: inline text, or a path like `agents/triage.md` (a jinja2 template rendered
-    with `user`, `thread`, `now` and `vars`)."""
+    with `user`, `thread`, `now` and `vars`). Required unless `python` is given; with `python`, it
+    replaces the code's instructions."""
+    python: str | None = None
+    """Import path of an Agents SDK `Agent` object: `package.module:agent` or `./file.py:agent`
+    (relative to chatkit.yaml). It keeps its own instructions, model, settings, tools, handoffs and
+    guardrails; the other keys here override them (`model`, `instructions`) or add to them (`tools`,
+    `handoffs`). Its own plain model names (`gpt-4.1`) go through `models.providers` like any other."""
     model: str | None = None
-    """Model reference; defaults to `models.default`."""
+    """Model reference; defaults to `models.default` (with `python`: to the agent's own model)."""
     model_settings: ModelSettingsConfig | None = None
-    """Temperature, reasoning effort, max tokens, …"""
+    """Temperature, reasoning effort, max tokens, … (with `python`: laid over the agent's own)."""
     tools: list[str] = []
-    """Names of tools from the top-level `tools` section."""
+    """Names of tools from the top-level `tools` section (with `python`: added to the agent's own)."""
     handoffs: list[str] = []
-    """Names of agents this agent may hand the conversation to."""
+    """Names of agents this agent may hand the conversation to (with `python`: added to its own)."""
     handoff_description: str | None = None
     """What other agents are told about this one when they may hand off to it."""
     vars: dict[str, Any] = {}
     """Values for the instructions template (`{{ vars.NAME }}`); they override the top-level `vars`."""
+    guardrails: GuardrailsConfig | None = None
+    """Checks on this agent's input and output; one that trips ends the turn with a message."""
+
+    @model_validator(mode="after")
+    def _instructions_or_code(self) -> AgentConfig:
+        if self.instructions is None and self.python is None:
+            raise ValueError("an agent needs `instructions`, or `python` naming an Agent in your code")
+        return self
 
 
 class ToolConfig(Strict):
-    """A tool agents can call. Exactly one kind key: `python` (more kinds come with later releases)."""
+    """A tool agents can call. Exactly one kind key: `python`, `http`, `client`, `hosted`, `mcp`,
+    `agent`, …"""
 
-    python: str
+    python: str | None = None
     """Import path of a function: `package.module:function` or `./file.py:function` (relative to
     chatkit.yaml). Its signature and docstring become the tool's schema."""
+    http: HttpToolConfig | None = None
+    """Call an HTTP API with the model's arguments."""
+    client: ClientToolConfig | None = None
+    """A tool the browser runs; the run stops at the call and resumes on the client's output."""
+    hosted: HostedKind | HostedOptions | None = None
+    """A tool the model provider runs: `web_search`, `file_search`, `image_generation`,
+    `code_interpreter`, or a mapping with `type` and that tool's options."""
+    mcp: McpToolConfig | None = None
+    """An MCP server (streamable HTTP `url` or stdio `command`) whose tools the agent gets."""
+    agent: str | None = None
+    """Name of another agent, called as a tool (it answers; the conversation stays here)."""
+    widget: str | None = None
+    """Name of a widget (`widgets/NAME.widget`): the agent shows it, passing the widget's data as
+    the tool's arguments (the widget's jsonSchema is the parameter schema)."""
+    form: str | None = None
+    """Name of a form from `forms`: the agent asks it and the run waits for the user's answers."""
     description: str | None = None
     """Overrides the function's docstring as the description the model sees."""
     progress: str | None = None
     """A line shown to the user while the tool runs, e.g. `Looking up the order…`."""
+
+    @property
+    def kind(self) -> str:
+        """The one kind key given (`python`, `http`, …)."""
+        return next(name for name in _tool_kinds() if getattr(self, name) is not None)
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> ToolConfig:
+        given = [name for name in _tool_kinds() if getattr(self, name) is not None]
+        if len(given) != 1:
+            found = f"got {', '.join(given)}" if given else "got none"
+            raise ValueError(f"a tool has exactly one of {', '.join(_tool_kinds())} ({found})")
+        return self
+
+
+_TOOL_COMMON_FIELDS = frozenset({"description", "progress"})
+"""ToolConfig fields every kind may have; every other field is a kind key."""
+
+
+def _tool_kinds() -> list[str]:
+    return [name for name in ToolConfig.model_fields if name not in _TOOL_COMMON_FIELDS]
 
 
 class TitleAgentConfig(Strict):
@@ -196,10 +278,31 @@ class ChatKitConfig(Strict):
     """The agent that answers each turn; defaults to the first agent listed."""
     tools: dict[str, ToolConfig] = {}
     """Tools by name; agents list the ones they may call."""
+    files: FilesConfig | None = None
+    """Attachments: storage URL, upload strategy, limits. Omit to take no attachments."""
+    converters: ConvertersConfig = ConvertersConfig()
+    """What the model receives for attachments, @-mentions, hidden context and generated images."""
+    transcription: TranscriptionConfig | None = None
+    """Dictation through the OpenAI audio API. Omit to turn `input.transcribe` off."""
+    entities: EntitiesConfig | None = None
+    """@-mention search for the composer: static lists, an API or a python function. Omit to
+    offer no entity search."""
     titles: Literal["first_message", "none"] | TitleAgentConfig = "first_message"
     """How new threads get a title: `first_message`, `none`, or `{agent: NAME}`."""
     history: HistoryConfig = HistoryConfig()
     """How much of a thread the model sees."""
+    stream: StreamConfig = StreamConfig()
+    """How streamed replies reach the client (text delta coalescing)."""
+    client: ClientConfig = ClientConfig()
+    """The ChatKit.js options of the playground page (`GET /`): theme, greeting, composer, …"""
+    observability: ObservabilityConfig = ObservabilityConfig()
+    """Metrics, request logs and tracing."""
+    widgets: WidgetsConfig = WidgetsConfig()
+    """Where the widget files are (`widgets/` next to chatkit.yaml)."""
+    forms: dict[str, Form] = {}
+    """Structured-input forms by name: the questions an agent (a `form` tool) or an action may ask."""
+    actions: dict[str, ActionRoute] = {}
+    """Widget action type → what the server does: a payload schema and ordered steps."""
     vars: dict[str, Any] = {}
     """Values every instructions template sees as `{{ vars.NAME }}`."""
 

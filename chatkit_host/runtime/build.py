@@ -14,13 +14,28 @@ from datetime import datetime, timezone
 from agents import Agent, FunctionTool, RunConfig
 from agents.models.interface import ModelProvider
 
+from chatkit_host.auth import auth_problems
 from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.models import ChatKitConfig
+from chatkit_host.config.widgets import widget_files, widget_folder
 from chatkit_host.errors import ConfigError, ConfigProblem
+from chatkit_host.refs import referenced_files
+from chatkit_host.runtime.actions import ActionRoutes
+from chatkit_host.runtime.code_agents import (
+    CodeAgentError, HostModelProvider, clone_agent, code_model, load_agent, wire_handoffs,
+)
 from chatkit_host.runtime.converter import HostConverter
+from chatkit_host.runtime.entities import EntitySearch, build_entities
+from chatkit_host.runtime.forms import FormBook
 from chatkit_host.runtime.instructions import TemplateError, compile_instructions
 from chatkit_host.runtime.models import build_providers, model_settings, resolve_model
 from chatkit_host.runtime.tools import ToolBuildError, build_tool
+from chatkit_host.runtime.guardrails import attach_guardrails
+from chatkit_host.runtime.usage import count_tool_calls
+from chatkit_host.tracing_export import Tracing, build_tracing
+from chatkit_host.runtime.tool_kinds import WIRED_LATER, wire_tool_kinds
+from chatkit_host.runtime.ui_tools import build_ui_tool, is_ui_tool, pausing_tools, stop_also_at
+from chatkit_host.runtime.widgets import WidgetLibrary, load_widgets
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,18 @@ class Runtime:
     converter: HostConverter
     version: str
     built_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    model_provider: ModelProvider | None = None
+    """Resolves model names found on agents at run time (agents from code) via the host's providers."""
+    widgets: WidgetLibrary = field(default_factory=WidgetLibrary)
+    """The widget folder's widgets, by name."""
+    forms: FormBook = field(default_factory=FormBook)
+    """The `forms` section, as structured-input items."""
+    actions: ActionRoutes = field(default_factory=ActionRoutes)
+    """The `actions` section: widget action type → steps."""
+    tracing: Tracing = field(default_factory=Tracing)
+    """`observability.tracing`: whether turns are traced, and where traces go."""
+    entities: EntitySearch = field(default_factory=EntitySearch)
+    """The `entities` section: the composer's @-mention search and entity previews."""
 
     @property
     def config(self) -> ChatKitConfig:
@@ -54,10 +81,12 @@ class Runtime:
         titles = self.config.titles
         return None if isinstance(titles, str) else self.agents[titles.agent]
 
-    def run_config(self, thread_id: str, tracing: bool = False) -> RunConfig:
-        """Per-turn run settings; the thread id groups a conversation's traces."""
+    def run_config(self, thread_id: str, tracing: bool = True) -> RunConfig:
+        """Per-turn run settings; the thread id groups a conversation's traces. ``tracing=False``
+        turns tracing off for this run even when `observability.tracing` is on."""
+        provider = {"model_provider": self.model_provider} if self.model_provider else {}
         return RunConfig(
-            workflow_name="chatkit-host", group_id=thread_id, tracing_disabled=not tracing
+            group_id=thread_id, **self.tracing.run_config_fields(thread_id, tracing), **provider
         )
 
 
@@ -68,12 +97,22 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     """
     problems: list[ConfigProblem] = []
     providers = _providers(loaded, problems)
-    tools = _tools(loaded, problems)
+    widgets = _widgets(loaded, problems)
+    forms = FormBook(loaded.config.forms)
+    tools = _tools(loaded, problems, widgets, forms)
     agents = _agents(loaded, providers, tools, problems)
+    wire_tool_kinds(agents, loaded.config, loaded.base_dir)
+    problems += auth_problems(loaded)
+    attach_guardrails(loaded, agents, problems)
+    count_tool_calls(agents, loaded.config.agents)
+    entities = build_entities(loaded, widgets, problems)
     if problems:
         raise ConfigError(problems)
     return Runtime(
-        loaded=loaded, agents=agents, converter=HostConverter(), version=_digest(loaded)
+        loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
+        model_provider=HostModelProvider(providers, loaded.config.models.default),
+        widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, tools, widgets, forms),
+        tracing=build_tracing(loaded), entities=entities,
     )
 
 
@@ -87,9 +126,23 @@ def _providers(loaded: LoadedConfig, problems: list[ConfigProblem]) -> dict[str,
         return build_providers(ok)
 
 
-def _tools(loaded: LoadedConfig, problems: list[ConfigProblem]) -> dict[str, FunctionTool]:
+def _widgets(loaded: LoadedConfig, problems: list[ConfigProblem]) -> WidgetLibrary:
+    config = loaded.config.widgets
+    widgets, broken = load_widgets(widget_folder(config, loaded.base_dir), widget_files(config, loaded.base_dir))
+    problems.extend(broken)
+    return widgets
+
+
+def _tools(loaded: LoadedConfig, problems: list[ConfigProblem], widgets: WidgetLibrary,
+           forms: FormBook) -> dict[str, FunctionTool]:
     tools: dict[str, FunctionTool] = {}
     for name, config in loaded.config.tools.items():
+        if is_ui_tool(config):  # widget and form tools (runtime/ui_tools.py)
+            if (tool := build_ui_tool(name, config, widgets, forms)) is not None:
+                tools[name] = tool
+            continue
+        if config.kind in WIRED_LATER:
+            continue  # agent and mcp tools need the agents: wire_tool_kinds
         try:
             tools[name] = build_tool(name, config, loaded.base_dir)
         except ToolBuildError as error:
@@ -105,10 +158,12 @@ def _agents(
 ) -> dict[str, Agent]:
     config = loaded.config
     agents: dict[str, Agent] = {}
+    originals: dict[str, Agent] = {}
     for name, spec in config.agents.items():
         variables = {**config.vars, **spec.vars}
         try:
-            instructions = compile_instructions(loaded.instructions[name], variables)
+            source = loaded.instructions.get(name)  # None: an agent from code keeps its own
+            instructions = None if source is None else compile_instructions(source, variables)
         except TemplateError as error:
             problems.append(
                 loaded.problem(("agents", name, "instructions"), f"template cannot render: {error}")
@@ -117,6 +172,20 @@ def _agents(
         reference = spec.model or config.models.default
         if reference.partition("/")[0] not in providers and "/" in reference:
             continue  # reported by the loader's checks
+        if spec.python is not None:
+            try:
+                originals[name] = load_agent(spec.python, loaded.base_dir)
+            except CodeAgentError as error:
+                problems.append(loaded.problem(("agents", name, "python"), error.message, error.hint))
+                continue
+            agents[name] = clone_agent(
+                name, originals[name], instructions=instructions,
+                model=code_model(spec.model, originals[name], config.models.default, providers),
+                settings=model_settings(spec.model_settings) if spec.model_settings else None,
+                tools=[tools[t] for t in spec.tools if t in tools],
+                handoff_description=spec.handoff_description,
+            )
+            continue
         agents[name] = Agent(
             name=name,
             instructions=instructions,
@@ -125,15 +194,19 @@ def _agents(
             model_settings=model_settings(spec.model_settings),
             tools=[tools[t] for t in spec.tools if t in tools],
         )
-    for name, spec in config.agents.items():
-        if name in agents:
-            agents[name].handoffs = [agents[h] for h in spec.handoffs if h in agents]
-    return agents
+    for name, spec in config.agents.items():  # a form pauses the run until the user answers
+        if name in agents and (stops := pausing_tools(config, spec.tools)):
+            agents[name].tool_use_behavior = stop_also_at(agents[name].tool_use_behavior, stops)
+    reached = wire_handoffs(agents, originals, {name: spec.handoffs for name, spec in config.agents.items()})
+    # Agents reached only through code handoffs are kept by name, so a conversation handed to one
+    # stays with it on the next turn.
+    return {**agents, **{name: agent for name, agent in reached.items() if name not in agents}}
 
 
 def _digest(loaded: LoadedConfig) -> str:
     digest = hashlib.sha256()
-    for path in sorted(loaded.files):
+    # The code files of `./file.py:attr` references count too: editing one is a new version.
+    for path in sorted(loaded.files | referenced_files(loaded.config, loaded.base_dir)):
         digest.update(str(path).encode())
         try:
             digest.update(path.read_bytes())

@@ -7,6 +7,7 @@ this converter hands them back to the model as the function calls and outputs th
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,8 +15,13 @@ from typing import Any
 
 from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
-from chatkit.types import HiddenContextItem, UserMessageTagContent
+from chatkit.types import Attachment, GeneratedImageItem, HiddenContextItem, UserMessageTagContent
 from openai.types.responses import ResponseInputTextParam
+
+from chatkit_host.config.files import ConvertersConfig
+from chatkit_host.context import RequestContext
+from chatkit_host.runtime.attachments import AttachmentSource
+from chatkit_host.runtime.converter_templates import ConverterTemplates
 
 TOOL_HISTORY = "chatkit_host.tool_history"
 
@@ -33,16 +39,51 @@ def tool_history_item(
 
 
 class HostConverter(ThreadItemConverter):
-    """The converter every turn uses; configuration fills its templates."""
+    """The converter every turn uses; `converters` in chatkit.yaml fills its templates.
+
+    Built once per runtime; `for_request` binds it to the host's attachment files and the user.
+    """
+
+    def __init__(
+        self, config: ConvertersConfig | None = None, source: AttachmentSource | None = None,
+        context: RequestContext | None = None,
+    ):
+        self.config = config or ConvertersConfig()
+        self.templates = ConverterTemplates(self.config)
+        self.source, self.context = source, context
+
+    def for_request(self, source: AttachmentSource, context: RequestContext) -> HostConverter:
+        """This converter, reading attachments from `source` as the user of `context`."""
+        bound = copy.copy(self)
+        bound.source, bound.context = source, context
+        return bound
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> Any:
+        if self.source is None or self.context is None:
+            return await super().attachment_to_message_content(attachment)
+        return await self.source.content(attachment, self.config.attachments, self.context)
+
+    async def generated_image_to_input(self, item: GeneratedImageItem) -> Any:
+        # Our image URLs are signed and may be private: the model gets the bytes instead.
+        if item.image is not None and self.source is not None and self.context is not None:
+            data_url = await self.source.image_data_url(item.image.url, self.context)
+            if data_url is not None:
+                item = item.model_copy(update={"image": item.image.model_copy(update={"url": data_url})})
+        return await super().generated_image_to_input(item)
 
     async def hidden_context_to_input(self, item: HiddenContextItem) -> Any:
         content = item.content
         if isinstance(content, dict) and content.get("kind") == TOOL_HISTORY:
             return list(content.get("items", []))
+        text = self.templates.hidden_context(content)
+        if text is not None:
+            return {"type": "message", "role": "user",
+                    "content": [ResponseInputTextParam(type="input_text", text=text)]}
         return await super().hidden_context_to_input(item)
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> Any:
-        data = json.dumps(tag.data, ensure_ascii=False, default=str) if tag.data else "{}"
-        return ResponseInputTextParam(
-            type="input_text", text=f"@{tag.text} refers to entity {tag.id}: {data}"
-        )
+        text = self.templates.tag(tag)
+        if text is None:
+            data = json.dumps(tag.data, ensure_ascii=False, default=str) if tag.data else "{}"
+            text = f"@{tag.text} refers to entity {tag.id}: {data}"
+        return ResponseInputTextParam(type="input_text", text=text)

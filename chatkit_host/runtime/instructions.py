@@ -17,12 +17,23 @@ from jinja2.sandbox import SandboxedEnvironment
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
+class Claims(dict[str, Any]):
+    """`{{ user.claims.NAME }}`: a claim this user's token does not carry renders empty.
+
+    Claims differ from user to user (and are absent at build-time validation), so a missing one
+    must not fail the turn the way an undefined variable does.
+    """
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 @dataclass(frozen=True)
 class UserView:
     """`{{ user }}` in a template: prints the user id; `{{ user.claims.NAME }}` for auth claims."""
 
     id: str
-    claims: Mapping[str, Any] = field(default_factory=dict)
+    claims: Mapping[str, Any] = field(default_factory=Claims)
 
     def __str__(self) -> str:
         return self.id
@@ -55,7 +66,7 @@ def compile_instructions(source: str, variables: Mapping[str, Any]) -> Callable[
         thread = agent_context.thread
         return template.render(
             _values(
-                UserView(request.user_id, request.claims),
+                UserView(request.user_id, Claims(request.claims)),
                 ThreadView(thread.id, thread.title, thread.created_at),
                 variables,
             )

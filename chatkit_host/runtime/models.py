@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from agents import ModelSettings
 from agents.models.interface import Model, ModelProvider
 from agents.models.openai_provider import OpenAIProvider
+from agents.models.openai_responses import OpenAIResponsesModel
 from openai.types.shared import Reasoning
 
 from chatkit_host.config.models import ModelSettingsConfig, ProviderConfig
@@ -30,12 +32,18 @@ def build_providers(configs: Mapping[str, ProviderConfig]) -> dict[str, ModelPro
 def _provider(config: ProviderConfig) -> ModelProvider:
     if config.scripted:
         record = Path(config.record) if config.record else None
-        return ScriptedProvider(load_script(Path(config.scripted)), record=record)
+        chains = config.api == "responses"
+        return ScriptedProvider(load_script(Path(config.scripted)), record=record, chains=chains)
     return OpenAIProvider(
         api_key=config.api_key,
         base_url=config.base_url,
-        use_responses=config.api == "responses",
+        use_responses=config.api != "chat_completions",
     )
+
+
+def chains_responses(model: Model) -> bool:
+    """True when the model keeps conversations server-side and accepts `previous_response_id`."""
+    return isinstance(model, OpenAIResponsesModel) or bool(getattr(model, "chains", False))
 
 
 def split_reference(reference: str, providers: Mapping[str, object]) -> tuple[str, str]:
@@ -48,7 +56,38 @@ def split_reference(reference: str, providers: Mapping[str, object]) -> tuple[st
 
 def resolve_model(reference: str, providers: Mapping[str, ModelProvider]) -> Model:
     provider, name = split_reference(reference, providers)
-    return providers[provider].get_model(name)
+    source = providers[provider]
+    if isinstance(source, OpenAIProvider):
+        # Its get_model builds the HTTP client at once, which fails without an API key: building
+        # (and `validate`) must work offline, so the client is made on the first call instead.
+        return DeferredModel(source, name)
+    return source.get_model(name)
+
+
+class DeferredModel(Model):
+    """A provider's model, fetched from the provider on the first call."""
+
+    def __init__(self, provider: OpenAIProvider, name: str):
+        self.provider = provider
+        self.name = name
+        self._model: Model | None = None
+        # OpenAIProvider keeps its choice private; `api: chat_completions` is the only way off it.
+        self.chains = getattr(provider, "_use_responses", True) is not False
+
+    def resolve(self) -> Model:
+        if self._model is None:
+            self._model = self.provider.get_model(self.name)
+        return self._model
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.resolve().get_response(*args, **kwargs)
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve().stream_response(*args, **kwargs)
+
+    async def close(self) -> None:
+        if self._model is not None:
+            await self._model.close()
 
 
 def model_settings(config: ModelSettingsConfig | None) -> ModelSettings:

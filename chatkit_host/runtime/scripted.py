@@ -31,6 +31,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,7 +44,7 @@ from agents.model_settings import ModelSettings
 from agents.models.fake_id import FAKE_RESPONSES_ID
 from agents.models.interface import Model, ModelProvider, ModelTracing
 from agents.tool import Tool
-from agents.tracing import AgentSpanData, TurnSpanData, get_current_span
+from agents.tracing import AgentSpanData, TurnSpanData, generation_span, get_current_span
 from agents.usage import Usage
 from openai.types.responses import (
     Response,
@@ -66,6 +67,7 @@ from openai.types.responses import (
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from chatkit_host.runtime.scripted_chain import ChainState, decode_state, encode_state
 from chatkit_host.runtime.scripted_script import Script, load_script, render_arguments
 
 __all__ = ["Script", "ScriptedProvider", "ScriptedReplyModel", "load_script"]
@@ -89,16 +91,30 @@ class _Answer(NamedTuple):
     item: ResponseOutputMessage | ResponseFunctionToolCall
     deltas: list[str]
     usage: Usage
+    response_id: str | None = None
+    """Set when the model chains responses: the id the next call may pass back."""
 
 
 class ScriptedReplyModel(Model):
     """A `Model` that plays a `Script`: one step per call, chosen from the input alone."""
 
-    def __init__(self, script: Script, model_name: str = "scripted", record: Path | None = None):
-        """`record`: a JSON-lines file each call is appended to (a path the caller resolved)."""
+    def __init__(
+        self,
+        script: Script,
+        model_name: str = "scripted",
+        record: Path | None = None,
+        chains: bool = False,
+    ):
+        """`record`: a JSON-lines file each call is appended to (a path the caller resolved).
+
+        `chains`: behave like the Responses API — every response has an id, and a call may pass
+        `previous_response_id` with only the new input items. The id itself carries the turn's
+        state (see `scripted_chain`), so no replica needs to remember anything.
+        """
         self.script = script
         self.model_name = model_name
         self.record = record
+        self.chains = chains
 
     async def get_response(
         self,
@@ -115,10 +131,12 @@ class ScriptedReplyModel(Model):
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
         self._record(system_instructions, input, tools, handoffs, previous_response_id)
-        _refuse_server_state(previous_response_id, conversation_id)
-        answer = self._answer(system_instructions, input)
-        # No response id: like the Chat Completions path, there is nothing to chain from.
-        return ModelResponse(output=[answer.item], usage=answer.usage, response_id=None)
+        self._check_server_state(previous_response_id, conversation_id)
+        answer = self._answer(system_instructions, input, previous_response_id)
+        with _generation_span(self.model_name, tracing, input, answer):
+            pass
+        # Without chaining there is no response id: like the Chat Completions path.
+        return ModelResponse(output=[answer.item], usage=answer.usage, response_id=answer.response_id)
 
     async def stream_response(
         self,
@@ -135,29 +153,44 @@ class ScriptedReplyModel(Model):
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
         self._record(system_instructions, input, tools, handoffs, previous_response_id)
-        _refuse_server_state(previous_response_id, conversation_id)
-        answer = self._answer(system_instructions, input)
-        first_delta = True
-        for event in _stream_events(answer, self.model_name):
-            if isinstance(event, ResponseTextDeltaEvent):
-                # Pause between deltas, so a caller can cancel mid-message.
-                if not first_delta and self.script.delay_ms:
-                    await asyncio.sleep(self.script.delay_ms / 1000)
-                first_delta = False
-            yield event
+        self._check_server_state(previous_response_id, conversation_id)
+        answer = self._answer(system_instructions, input, previous_response_id)
+        with _generation_span(self.model_name, tracing, input, answer):
+            first_delta = True
+            for event in _stream_events(answer, self.model_name):
+                if isinstance(event, ResponseTextDeltaEvent):
+                    # Pause between deltas, so a caller can cancel mid-message.
+                    if not first_delta and self.script.delay_ms:
+                        await asyncio.sleep(self.script.delay_ms / 1000)
+                    first_delta = False
+                yield event
 
-    def _answer(self, instructions: str | None, input: str | list[TResponseInputItem]) -> _Answer:
+    def _check_server_state(self, previous_response_id: str | None, conversation_id: str | None) -> None:
+        if self.chains and conversation_id is None:
+            return
+        _refuse_server_state(previous_response_id, conversation_id)
+
+    def _answer(
+        self,
+        instructions: str | None,
+        input: str | list[TResponseInputItem],
+        previous_response_id: str | None = None,
+    ) -> _Answer:
         turn = _read_turn(input)
-        step = self.script.step_for(turn.user_text, turn.turn, len(turn.tool_outputs))
+        if previous_response_id is not None:
+            turn = _continue_turn(decode_state(previous_response_id), turn)
+        index = len(turn.tool_outputs)
+        step = self.script.step_for(turn.user_text, turn.turn, index)
         variables = _variables(turn)
         input_words = turn.input_words + _words(instructions or "")
+        response_id = encode_state(ChainState(turn.user_text, turn.turn, index)) if self.chains else None
         if step is not None and step.call is not None:
             call = _function_call(step.call, render_arguments(step.arguments, variables))
-            return _Answer(call, [], _usage(input_words, _words(f"{call.name} {call.arguments}")))
+            usage = _usage(input_words, _words(f"{call.name} {call.arguments}"))
+            return _Answer(call, [], usage, response_id)
         text = step.say.render(variables) if step is not None and step.say is not None else ""
-        return _Answer(
-            _message(text), _chunks(text, self.script.stream), _usage(input_words, _words(text))
-        )
+        message = _message(text, unique=self.chains)
+        return _Answer(message, _chunks(text, self.script.stream), _usage(input_words, _words(text)), response_id)
 
     def _record(
         self,
@@ -189,16 +222,17 @@ class ScriptedReplyModel(Model):
 class ScriptedProvider(ModelProvider):
     """Serves one `ScriptedReplyModel` per model name; every name plays the same script."""
 
-    def __init__(self, script: Script, record: Path | None = None):
+    def __init__(self, script: Script, record: Path | None = None, chains: bool = False):
         self.script = script
         self.record = record
+        self.chains = chains
         self._models: dict[str, ScriptedReplyModel] = {}
 
     def get_model(self, model_name: str | None) -> Model:
         name = model_name or "scripted"
         if name not in self._models:
             self._models[name] = ScriptedReplyModel(
-                self.script, model_name=name, record=self.record
+                self.script, model_name=name, record=self.record, chains=self.chains
             )
         return self._models[name]
 
@@ -208,7 +242,7 @@ def _stream_events(answer: _Answer, model: str) -> Iterator[TResponseStreamEvent
     numbers = itertools.count()
     item = answer.item
     response = Response(
-        id=FAKE_RESPONSES_ID,
+        id=answer.response_id or FAKE_RESPONSES_ID,
         created_at=time.time(),
         model=model,
         object="response",
@@ -398,9 +432,9 @@ def _current_agent_name() -> str:
     return data.name if isinstance(data, AgentSpanData) else ""
 
 
-def _message(text: str) -> ResponseOutputMessage:
+def _message(text: str, unique: bool = False) -> ResponseOutputMessage:
     return ResponseOutputMessage(
-        id=FAKE_RESPONSES_ID,
+        id=f"msg_{uuid.uuid4().hex}" if unique else FAKE_RESPONSES_ID,
         type="message",
         role="assistant",
         status="completed",
@@ -460,3 +494,25 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json", exclude_unset=True)
     return str(value)
+
+
+def _continue_turn(state: ChainState, new: _Turn) -> _Turn:
+    """The turn as the whole conversation would read, from the chain state and the new items."""
+    if new.user_text:  # the new items start a turn of their own
+        return _Turn(new.user_text, state.turn + new.turn, new.tool_outputs, new.input_words)
+    outputs = [""] * state.outputs + new.tool_outputs
+    return _Turn(state.user_text, state.turn, outputs, new.input_words)
+
+
+@contextmanager
+def _generation_span(
+    model: str, tracing: ModelTracing, input: str | list[TResponseInputItem], answer: _Answer
+) -> Iterator[None]:
+    """The span the SDK's own models open for each call, so a traced turn shows its model calls."""
+    with generation_span(model=model, disabled=tracing.is_disabled()) as span:
+        usage = answer.usage
+        span.span_data.usage = {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+        if tracing.include_data():
+            span.span_data.input = _items(input)
+            span.span_data.output = [answer.item.model_dump()]
+        yield

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agents import FunctionTool, function_tool
+from agents import FunctionTool, Tool, function_tool
 from chatkit.types import ProgressUpdateEvent, ThreadItemDoneEvent
 
 from chatkit_host.runtime.converter import tool_history_item
 
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.refs import UnresolvedReference, resolve
+from chatkit_host.runtime.tool_kinds import BUILT_HERE, build_kind
 
 
 class ToolBuildError(Exception):
@@ -26,8 +27,18 @@ class ToolBuildError(Exception):
         self.key, self.message, self.hint = key, message, hint
 
 
-def build_tool(name: str, config: ToolConfig, base_dir: Path) -> FunctionTool:
-    """Build the tool named ``name``; raises `ToolBuildError` naming the key at fault."""
+def build_tool(name: str, config: ToolConfig, base_dir: Path) -> Tool:
+    """Build the tool named ``name``; raises `ToolBuildError` naming the key at fault.
+
+    `agent` and `mcp` tools need the agents built first: `runtime.tool_kinds` wires them.
+    """
+    if config.kind in BUILT_HERE:
+        tool = build_kind(name, config)
+        if isinstance(tool, FunctionTool) and config.http is not None:
+            tool = with_history(tool)
+        if isinstance(tool, FunctionTool) and config.progress:
+            tool = with_progress(tool, config.progress)
+        return tool
     try:
         target = resolve(config.python, base_dir)
     except UnresolvedReference as error:

@@ -38,6 +38,11 @@ SUPPORTED_URLS = (
 #: How long a SQLite connection waits for another writer before failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
+#: Seconds to open a PostgreSQL connection, wait for a pooled one, and run one statement.
+POSTGRES_CONNECT_TIMEOUT = 5.0
+POSTGRES_POOL_TIMEOUT = 10.0
+POSTGRES_COMMAND_TIMEOUT = 30.0
+
 #: Connection execution option naming the SQLite ``BEGIN`` flavour of the next transaction.
 #: Writers ask for ``IMMEDIATE`` so they queue on the busy timeout instead of failing when a
 #: read-then-write transaction cannot upgrade its lock (SQLITE_BUSY_SNAPSHOT).
@@ -179,7 +184,14 @@ def _postgres_engine(url: str) -> AsyncEngine:
     _require_driver("postgresql")
     parsed = _asyncpg_query(parsed.set(drivername="postgresql+asyncpg"))
     # pre_ping: a pooled connection the server (or a failover) closed is replaced, not reused.
-    return create_async_engine(parsed, pool_pre_ping=True)
+    # The timeouts make an unreachable or hung server a quick, clear error instead of a hang
+    # (asyncpg's own connect timeout is 60 s; its statements have none).
+    return create_async_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_timeout=POSTGRES_POOL_TIMEOUT,
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT, "command_timeout": POSTGRES_COMMAND_TIMEOUT},
+    )
 
 
 def _asyncpg_query(url: URL) -> URL:

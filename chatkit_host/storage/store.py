@@ -113,6 +113,11 @@ class SQLStore(Store[RequestContext]):
         # memory:// shares one connection, and one SQLite connection has one transaction:
         # concurrent tasks must take turns or they would interleave each other's transactions.
         self._turns: asyncio.Lock | None = asyncio.Lock() if is_in_memory(engine) else None
+        # SQLite has one writer at a time. Writers of this process queue here, in order, rather
+        # than in SQLite's busy handler, which sleeps (up to 100 ms a try) while the lock is free.
+        self._writer: asyncio.Lock | None = (
+            asyncio.Lock() if self._dialect == "sqlite" and self._turns is None else None
+        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -495,7 +500,9 @@ class SQLStore(Store[RequestContext]):
 
     @asynccontextmanager
     async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        async with self._turns or nullcontext(), self._engine.connect() as connection:
+        writer = self._writer if write else None
+        async with writer or nullcontext(), self._turns or nullcontext(), \
+                self._engine.connect() as connection:
             if write:
                 # SQLite: take the write lock up front; see SQLITE_BEGIN_OPTION.
                 connection = await connection.execution_options(
