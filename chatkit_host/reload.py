@@ -68,7 +68,11 @@ class Watched:
     def wants(self, path: Path) -> bool:
         if path in self.files:
             return True
-        if path in self.written or path.suffix not in CONFIG_SUFFIXES:
+        if path in self.written:
+            return False
+        # A new folder counts too: a file written into it at once can beat the watch on it (an
+        # inotify race), and the reload its creation triggers finds that file anyway.
+        if path.suffix not in CONFIG_SUFFIXES and not path.is_dir():
             return False
         root = next((root for root in self.roots if path.is_relative_to(root)), None)
         parts = path.relative_to(root).parts if root else ()
