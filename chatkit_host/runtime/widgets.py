@@ -9,6 +9,7 @@ sandbox, since widget data often comes from a model or a browser.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import AsyncGenerator, Mapping
@@ -139,12 +140,29 @@ class _Broken(Exception):
         self.message, self.line, self.key = message, line, key
 
 
+_COMPILED: dict[tuple[Path, str], HostWidget] = {}
+"""Widgets already compiled, by file and content digest. Compiling a template and checking its schema
+is most of a reload's build time, and a reload usually changes one file of many; a `HostWidget` is
+immutable, so runtimes can share it. A cache of files, not state: a second process builds its own."""
+_COMPILED_MAX = 2048
+
+
 def _load(file: Path) -> HostWidget:
     try:
         text = file.read_text(encoding="utf-8")
-        document = json.loads(text)
     except (OSError, UnicodeDecodeError) as error:
         raise _Broken(f"cannot read the widget file: {error}") from None
+    key = (file, hashlib.sha256(text.encode()).hexdigest())
+    if key not in _COMPILED:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = _compile(file, text)
+    return _COMPILED[key]
+
+
+def _compile(file: Path, text: str) -> HostWidget:
+    try:
+        document = json.loads(text)
     except json.JSONDecodeError as error:
         raise _Broken(f"not JSON: {error.msg} (column {error.colno})", error.lineno) from None
     if file.suffix == ".json":
