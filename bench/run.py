@@ -1,0 +1,232 @@
+"""Run every benchmark, host and baseline side by side, and print the results table.
+
+    python -m bench            # the full run (several minutes)
+    python -m bench --quick    # about a minute: fewer rounds, smaller stores and fewer streams
+    python -m bench --only streamed,reads
+
+Rounds are interleaved (host, baseline, then baseline, host, …) so that a noisy neighbour hurts
+both sides alike; every figure is the median over rounds. Traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+if __package__ in (None, ""):  # `python bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import cold_start, memory, reads, streamed  # noqa: E402
+from bench.report import Report, machine  # noqa: E402
+from bench.seed import seed  # noqa: E402
+from bench.servers import SIDES, running, write_project  # noqa: E402
+from bench.stats import median  # noqa: E402
+
+T = TypeVar("T")
+WORKLOADS = ("streamed", "reads", "memory", "cold_start")
+
+
+@dataclass(frozen=True)
+class Settings:
+    concurrency: int
+    turns: int
+    stream_rounds: int
+    sizes: tuple[tuple[int, int], ...]
+    """(threads, items) of each store the reads run against, smallest first."""
+    requests: int
+    read_rounds: int
+    streams: int
+    memory_rounds: int
+    start_rounds: int
+
+
+FULL = Settings(concurrency=8, turns=120, stream_rounds=5,
+                sizes=((100, 100), (1_000, 1_000), (100_000, 10_000)), requests=100,
+                read_rounds=5, streams=1_000, memory_rounds=1, start_rounds=5)
+QUICK = Settings(concurrency=8, turns=40, stream_rounds=2,
+                 sizes=((1_000, 1_000), (10_000, 10_000)), requests=20,
+                 read_rounds=2, streams=200, memory_rounds=1, start_rounds=2)
+
+OFF = "host, coalesce_ms: 0"
+
+
+def alternating(rounds: int, sides: tuple[T, ...]) -> Iterator[T]:
+    """Each round visits every side; the order rotates from round to round."""
+    for number in range(rounds):
+        shift = number % len(sides)
+        yield from sides[shift:] + sides[:shift]
+
+
+def run_streamed(settings: Settings, work: Path, report: Report) -> None:
+    project = write_project(work / "streamed", streamed.SCRIPT)
+    off = write_project(work / "streamed-off", streamed.SCRIPT, coalesce_ms=0)
+    rounds: dict[str, list[streamed.Round]] = {}
+    with ExitStack() as stack:
+        servers = stack.enter_context(running(project))
+        servers[OFF] = stack.enter_context(running(off, ("host",)))["host"]
+        for server in servers.values():  # warm-up, not counted
+            asyncio.run(streamed.run_round(server, settings.concurrency, settings.concurrency))
+        for side in alternating(settings.stream_rounds, tuple(servers)):
+            result = asyncio.run(streamed.run_round(servers[side], settings.concurrency,
+                                                    settings.turns))
+            rounds.setdefault(side, []).append(result)
+            _progress(f"streamed {side}: {result.turns_per_s:.1f} turns/s")
+
+    def figure(side: str, pick: Callable[[streamed.Round], float]) -> float:
+        return median([pick(r) for r in rounds[side]])
+
+    section = f"(a) streamed turns, {settings.concurrency} at once, 200 deltas each"
+    for label, pick, unit, higher in (
+        ("turns per second", lambda r: r.turns_per_s, "/s", True),
+        ("time to first event p50", lambda r: r.first_p50_ms, "ms", False),
+        ("time to first event p99", lambda r: r.first_p99_ms, "ms", False),
+        ("time to last event p50", lambda r: r.last_p50_ms, "ms", False),
+        ("time to last event p99", lambda r: r.last_p99_ms, "ms", False),
+        ("server CPU per turn", lambda r: r.cpu_ms_per_turn, "ms", False),
+        ("SSE events per turn", lambda r: r.events_per_turn, "", False),
+    ):
+        report.add(section, label, figure("host", pick), figure("baseline", pick), unit, higher)
+    report.add(section, "turns per second, host with `coalesce_ms: 0`",
+               figure(OFF, lambda r: r.turns_per_s), figure("baseline", lambda r: r.turns_per_s),
+               "/s", True)
+    report.add(section, "server CPU per turn, host with `coalesce_ms: 0`",
+               figure(OFF, lambda r: r.cpu_ms_per_turn),
+               figure("baseline", lambda r: r.cpu_ms_per_turn), "ms", False)
+    speed = figure("host", lambda r: r.turns_per_s) / figure("baseline", lambda r: r.turns_per_s)
+    report.check("streamed-turn throughput ≥ 1.5× baseline", speed >= 1.5, f"{speed:.2f}×")
+    report.check("streamed-turn throughput floor ≥ 0.95× baseline", speed >= 0.95, f"{speed:.2f}×")
+    first = (figure("host", lambda r: r.first_p99_ms), figure("baseline", lambda r: r.first_p99_ms))
+    report.check("p99 time to first event no worse than baseline", first[0] <= first[1],
+                 f"{first[0]:.0f} ms vs {first[1]:.0f} ms")
+
+
+def run_reads(settings: Settings, work: Path, report: Report) -> None:
+    latencies: dict[tuple[str, int, str], float] = {}
+    cpu: dict[tuple[str, int, str], float] = {}
+    projects = {}
+    for threads, items in settings.sizes:
+        projects[threads] = write_project(work / f"reads-{threads}", streamed.SCRIPT)
+        _progress(f"seeding {threads:,} threads, {items:,} items")
+        seed(projects[threads].host_db, projects[threads].baseline_db, threads, items)
+    with ExitStack() as stack:
+        # Every size is served at once and the rounds rotate over sizes and sides alike, so a
+        # change in machine load cannot pass for growth with the store's size.
+        servers = {(side, threads): server
+                   for threads, project in projects.items()
+                   for side, server in stack.enter_context(running(project)).items()}
+        for (side, threads), server in servers.items():
+            items = dict(settings.sizes)[threads]
+            for body in reads.operations(threads, items).values():
+                reads.check(server, body)
+        for name in reads.operations(1, 1):
+            samples: dict[tuple[str, int], list[float]] = {}
+            for key in alternating(settings.read_rounds, tuple(servers)):
+                side, threads = key
+                body = reads.operations(threads, dict(settings.sizes)[threads])[name]
+                samples.setdefault(key, []).append(
+                    reads.run_round(servers[key], body, settings.requests))
+            for (side, threads), values in samples.items():
+                latencies[(side, threads, name)] = median([latency for latency, _ in values])
+                cpu[(side, threads, name)] = median([used for _, used in values])
+    sizes = settings.sizes
+    for name in reads.operations(1, 1):
+        section = f"(b) {name} (20 per page)"
+        for threads, items in sizes:
+            store = f"{threads:,} threads" if name.startswith("threads") else f"{items:,} items"
+            report.add(section, f"store of {store}", latencies[("host", threads, name)],
+                       latencies[("baseline", threads, name)], "ms", False)
+        (mid_t, mid_i), (big_t, big_i) = sizes[-2], sizes[-1]
+        label = (f"{big_t:,} ÷ {mid_t:,} threads" if name.startswith("threads")
+                 else f"{big_i:,} ÷ {mid_i:,} items")
+        report.add(section, f"growth {label}",
+                   latencies[("host", big_t, name)] / latencies[("host", mid_t, name)],
+                   latencies[("baseline", big_t, name)] / latencies[("baseline", mid_t, name)],
+                   "×", False, ratio=False)
+        report.add(section, f"server CPU per request, {label.split(' ÷ ')[0]} {label.split()[-1]}",
+                   cpu[("host", big_t, name)], cpu[("baseline", big_t, name)], "ms", False)
+        report.add(section, f"server CPU growth {label}",
+                   cpu[("host", big_t, name)] / cpu[("host", mid_t, name)],
+                   cpu[("baseline", big_t, name)] / cpu[("baseline", mid_t, name)],
+                   "×", False, ratio=False)
+        growth = latencies[("host", big_t, name)] / latencies[("host", mid_t, name)]
+        report.check(f"{name} flat in store size (≤ 1.5×)", growth <= 1.5, f"{label}: {growth:.2f}×")
+
+
+def run_memory(settings: Settings, work: Path, report: Report) -> None:
+    project = write_project(work / "memory", memory.SCRIPT)
+    results: dict[str, list[dict[str, float]]] = {}
+    for side in alternating(settings.memory_rounds, SIDES):
+        with running(project, (side,)) as servers:  # a fresh process each round
+            result = memory.run_round(servers[side], settings.streams)
+        results.setdefault(side, []).append(result)
+        _progress(f"memory {side}: {result['kb_per_stream']:.0f} KB per stream")
+    section = f"(c) memory, {settings.streams:,} idle open streams"
+    for key, label, unit in (("before_mb", "RSS before", "MB"), ("after_mb", "RSS with the streams open", "MB"),
+                             ("kb_per_stream", "RSS per idle open stream", "KB")):
+        report.add(section, label, median([r[key] for r in results["host"]]),
+                   median([r[key] for r in results["baseline"]]), unit, False)
+    per_stream = median([r["kb_per_stream"] for r in results["host"]])
+    report.check("≤ 50 KB RSS per idle open stream", per_stream <= 50, f"{per_stream:.0f} KB")
+
+
+def run_cold_start(settings: Settings, work: Path, report: Report) -> None:
+    project = write_project(work / "cold-start", streamed.SCRIPT)
+    with running(project):  # create both databases first: a restart, not a first install
+        pass
+    timings: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+    for side in alternating(settings.start_rounds, SIDES):
+        elapsed, used = cold_start.run_round(side, project)
+        timings.setdefault(side, []).append(elapsed)
+        cpu.setdefault(side, []).append(used)
+    report.add("(d) cold start", "launch to first 200 on /healthz",
+               median(timings["host"]), median(timings["baseline"]), "s", False)
+    report.add("(d) cold start", "server CPU until then",
+               median(cpu["host"]), median(cpu["baseline"]), "s", False)
+    start = median(timings["host"])
+    report.check("cold start ≤ 1.5 s", start <= 1.5, f"{start:.2f} s")
+
+
+RUNNERS = {"streamed": run_streamed, "reads": run_reads, "memory": run_memory,
+           "cold_start": run_cold_start}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="about a minute; smaller everything")
+    parser.add_argument("--only", default=",".join(WORKLOADS),
+                        help=f"comma-separated subset of {', '.join(WORKLOADS)}")
+    parser.add_argument("--workdir", type=Path, help="keep projects, databases and logs here")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in RUNNERS]
+    if unknown:
+        parser.error(f"unknown workload {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    settings = QUICK if args.quick else FULL
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="chatkit-bench-") as temporary:
+        work = args.workdir or Path(temporary)
+        for name in chosen:
+            _progress(f"== {name}")
+            RUNNERS[name](settings, work, report)
+    print(f"\n{machine()}; {'--quick' if args.quick else 'full run'}\n")
+    print(report.markdown())
+    print()
+    print(report.targets())
+    print("\n(e) reload latency: python -m bench.reload (see bench/README.md)")
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
