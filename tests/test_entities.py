@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +23,7 @@ from chatkit_host.host import Host
 from chatkit_host.playground.routes import render_page
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
+from loopback import JsonHandler, serving
 from processes import serve
 from projects import base_config, recorded_calls, write_project
 
@@ -119,7 +118,7 @@ async def test_a_python_source_gets_the_callers_context(tmp_path: Path) -> None:
                       "data": {"email": "bea@example.com", "type": "person"}}
 
 
-class Directory(BaseHTTPRequestHandler):
+class Directory(JsonHandler):
     """A search API: GET /search?q=…&u=… answers {"items": [...]}; it records what it was asked."""
 
     seen: list[dict[str, Any]] = []
@@ -130,23 +129,13 @@ class Directory(BaseHTTPRequestHandler):
         items = [{"key": "T-1", "name": "Login fails", "meta": {"queue": "Tickets"}, "data": {"type": "ticket"}},
                  {"key": "T-2", "name": "Slow export", "meta": {"queue": "Tickets"}},
                  {"name": "no key: left out"}]
-        body = json.dumps({"result": {"items": items}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_json({"result": {"items": items}})
 
 
 @pytest.fixture(scope="module")
 def directory() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Directory)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(Directory) as url:
+        yield url
 
 
 async def test_an_http_source_maps_the_apis_answer(tmp_path: Path, directory: str) -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient, user_input
+from loopback import JsonHandler, serving
 from projects import base_config, write_project
 
 ALICE, MALLORY = "alice-token-0123456789", "mallory-token-0123456789"
@@ -237,33 +236,24 @@ async def test_user_text_never_becomes_template_code(tmp_path: Path) -> None:
 
 # --- http tools' allow-list ---------------------------------------------------------------------
 
-class _Api(BaseHTTPRequestHandler):
+class _Api(JsonHandler):
     calls = 0
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         type(self).calls += 1
-        body = b'{"answer": "from the api"}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: Any) -> None:
-        pass
+        self.send_json({"answer": "from the api"})
 
 
 @pytest.mark.parametrize(("allow_hosts", "reached"), [(["localhost", "*.example.com"], False),
                                                       (["127.0.0.1"], True)])
 async def test_http_tools_call_only_allowed_hosts(tmp_path: Path, allow_hosts: list[str],
                                                   reached: bool) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     _Api.calls = 0
-    try:
+    with serving(_Api) as url:
         config = base_config()
         config["store"] = {"url": "sqlite:///data/chatkit.db"}
         config["agents"]["triage"]["tools"] = ["fetch"]
-        port = server.server_address[1]
+        port = url.rsplit(":", 1)[1]
         config["tools"] = {"fetch": {"http": {"url": f"http://{{target}}:{port}/data", "allow_hosts": allow_hosts,
                                               "parameters": {"target": "string"}}}}
         script = {"replies": [{"steps": [
@@ -273,9 +263,6 @@ async def test_http_tools_call_only_allowed_hosts(tmp_path: Path, allow_hosts: l
         host = Host(build_runtime(load_config(write_project(tmp_path, config, script), environ={})))
         async with AsyncTestClient(create_app(host)) as http:
             turn = await ChatKitClient("/chatkit", client=http).create_thread("go")
-    finally:
-        server.shutdown()
-        server.server_close()
     if reached:
         assert turn.assistant_text == 'Tool said: {"answer": "from the api"}'
         assert _Api.calls == 1

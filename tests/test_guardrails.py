@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.stream_ids import FreshItemIds
 from chatkit_host.testing import ChatKitClient, Turn
+from loopback import JsonHandler, serving
 from projects import DEMO_SCRIPT, base_config, recorded_calls, write_project
 
 GUARDS_PY = '''
@@ -310,30 +309,16 @@ def moderation_stand_in(flag_word: str) -> Iterator[tuple[str, list[dict[str, An
     """A loopback stand-in for OpenAI's `/v1/moderations`, flagging text with ``flag_word``."""
     seen: list[dict[str, Any]] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.read_json()
             seen.append(body)
             flagged = flag_word in body["input"]
-            reply = json.dumps({"id": "modr-1", "model": body["model"], "results": [{
+            self.send_json({"id": "modr-1", "model": body["model"], "results": [{
                 "flagged": flagged,
                 "categories": {"violence": flagged, "harassment": False},
                 "category_scores": {"violence": 0.9 if flagged else 0.0, "harassment": 0.0},
-            }]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            }]})
 
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield f"{url}/v1", seen

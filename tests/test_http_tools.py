@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +16,34 @@ from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
+from loopback import JsonHandler, serving
 from projects import base_config, recorded_calls, write_project
 
 
-class API(BaseHTTPRequestHandler):
+class API(JsonHandler):
     """Orders API: GET /orders/{id}, POST /orders/{id}/notes (echoes), /big, /slow, /fail."""
 
     seen: list[dict[str, Any]] = []
 
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self) -> None:  # noqa: N802
         API.seen.append({"method": "GET", "path": self.path, "auth": self.headers.get("Authorization")})
         if self.path.startswith("/big"):
-            return self._answer(200, b"x" * 5000)
+            return self.send_json(b"x" * 5000)
         if self.path.startswith("/fail"):
-            return self._answer(503, b'{"detail": "down for maintenance"}')
+            return self.send_json({"detail": "down for maintenance"}, status=503)
         order = self.path.split("/")[2].split("?")[0]
-        return self._answer(200, json.dumps({"order": order, "status": "shipped"}).encode())
+        return self.send_json({"order": order, "status": "shipped"})
 
     def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         API.seen.append({"method": "POST", "path": self.path, "body": body})
-        return self._answer(201, json.dumps({"saved": body}).encode())
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        return self.send_json({"saved": body}, status=201)
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), API)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(API) as url:
+        yield url
 
 
 def project(root: Path, api: str, tool: dict[str, Any], arguments: dict[str, Any]) -> Path:
@@ -156,35 +142,24 @@ def test_file_search_needs_vector_stores(tmp_path: Path) -> None:
     assert "tools.docs.hosted: file_search needs vector stores" in str(error.value)
 
 
-class FakeAudioAPI(BaseHTTPRequestHandler):
+class FakeAudioAPI(JsonHandler):
     """An OpenAI-compatible `/v1/audio/transcriptions` on loopback."""
 
     received: list[bytes] = []
 
     def do_POST(self) -> None:  # noqa: N802
-        FakeAudioAPI.received.append(self.rfile.read(int(self.headers["Content-Length"])))
-        body = json.dumps({"text": " hello from the microphone "}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        FakeAudioAPI.received.append(self.read_body())
+        self.send_json({"text": " hello from the microphone "})
 
 
 async def test_dictation_through_the_audio_api(tmp_path: Path) -> None:
     import base64
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAudioAPI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    config = base_config()
-    config["models"]["providers"]["audio"] = {"base_url": f"http://127.0.0.1:{server.server_address[1]}/v1",
-                                              "api_key": "sk-test"}
-    config["transcription"] = {"provider": "audio", "model": "gpt-4o-transcribe"}
-    host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
-    try:
+    with serving(FakeAudioAPI) as url:
+        config = base_config()
+        config["models"]["providers"]["audio"] = {"base_url": f"{url}/v1", "api_key": "sk-test"}
+        config["transcription"] = {"provider": "audio", "model": "gpt-4o-transcribe"}
+        host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
         async with AsyncTestClient(create_app(host)) as http:
             client = ChatKitClient("/chatkit", client=http)
             audio = base64.b64encode(b"\x1a\x45\xdf\xa3 fake webm").decode()
@@ -202,8 +177,6 @@ async def test_dictation_through_the_audio_api(tmp_path: Path) -> None:
                 "audio of type video/avi cannot be transcribed; accepted: "
                 "audio/webm, audio/ogg, audio/mp4, audio/mpeg, audio/wav")
             assert len(FakeAudioAPI.received) == 1  # the refused one never left the host
-    finally:
-        server.shutdown()
 
 
 async def test_dictation_is_off_without_a_transcription_section(tmp_path: Path) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from loopback import JsonHandler, serving
 from projects import base_config, recorded_calls, write_project
 
 SECRET = "s3cret-" + "x" * 40
@@ -146,43 +145,28 @@ async def test_rs256_with_a_jwks_file(tmp_path: Path) -> None:
 
 
 class JwksServer:
-    """A loopback HTTP server serving a JWKS, counting fetches."""
+    """A loopback HTTP server serving a JWKS, counting fetches (`jwks_server()` runs it and sets `url`)."""
 
     def __init__(self) -> None:
         self.document: dict[str, Any] = {"keys": []}
         self.fetches = 0
+        self.url = ""
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 owner.fetches += 1
-                body = json.dumps(owner.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(owner.document)
 
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
+        self.handler = Handler
 
 
 @contextmanager
 def jwks_server() -> Iterator[JwksServer]:
     served = JwksServer()
-    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(served.handler) as base:
+        served.url = f"{base}/.well-known/jwks.json"
         yield served
-    finally:
-        served.server.shutdown()
-        served.server.server_close()
 
 
 async def test_rs256_with_a_jwks_url_is_fetched_once_per_ttl_and_follows_rotation(

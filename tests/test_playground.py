@@ -13,11 +13,10 @@ import json
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from chatkit_host.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
+from loopback import JsonHandler, serving
 from processes import serve
 from projects import base_config, write_project
 
@@ -100,20 +100,12 @@ def static_files(files: dict[str, str]) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as root:
         for name, text in files.items():
             (Path(root) / name).write_text(text)
-        handler = partial(_QuietHandler, directory=root)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(partial(_QuietHandler, directory=root)) as url:
+            yield url
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *_: object) -> None:
-        pass
+class _QuietHandler(JsonHandler, SimpleHTTPRequestHandler):
+    """Static files from `directory`; JsonHandler only for its silent access log."""
 
 
 class Browser:
