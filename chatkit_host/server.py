@@ -230,7 +230,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             return _shorten(text, 60)
         assert runtime.title_agent is not None
         try:
-            result = await Runner.run(runtime.title_agent, text, run_config=runtime.run_config(""))
+            result = await Runner.run(runtime.title_agent, text, run_config=runtime.run_config(message.thread_id))
             return _shorten(str(result.final_output).strip().strip('"'), titles.max_length)
         except Exception:
             logger.warning("the title agent failed; using the first message", exc_info=True)
