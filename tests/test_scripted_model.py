@@ -397,7 +397,31 @@ def test_a_script_exposes_the_tools_it_calls(tmp_path: Path) -> None:
         ),
         (
             "replies:\n  - steps:\n      - arguments: {}\n",
-            "demo.yaml:3:9: replies[0].steps[0]: a step needs `say` or `call`",
+            "demo.yaml:3:9: replies[0].steps[0]: a step needs `say`, `call` or `image`",
+        ),
+        (
+            "replies:\n  - steps:\n      - image: {}\n        say: hi\n",
+            "demo.yaml:3:9: replies[0].steps[0]: a step has both `say` and `image`"
+            " (hint: make them two steps)",
+        ),
+        (
+            "replies:\n  - steps:\n      - image: { partial_images: 5 }\n",
+            "demo.yaml:3:34: replies[0].steps[0].image.partial_images:"
+            " must be a whole number from 0 to 3",
+        ),
+        (
+            'replies:\n  - steps:\n      - image: { color: "blue" }\n',
+            'demo.yaml:3:25: replies[0].steps[0].image.color: must be a color like "#3366cc"',
+        ),
+        (
+            "replies:\n  - steps:\n      - image: { partials: 2 }\n",
+            "demo.yaml:3:18: replies[0].steps[0].image.partials: unknown key 'partials'"
+            " (hint: did you mean 'partial_images'?)",
+        ),
+        (
+            "replies:\n  - steps:\n      - image: 2\n",
+            "demo.yaml:3:16: replies[0].steps[0].image: must be a mapping,"
+            " e.g. `{ partial_images: 2 }` (or `{}`)",
         ),
         (
             "replies:\n  - steps:\n      - say: hi\n        call: lookup_order\n",
@@ -430,6 +454,11 @@ def test_a_script_exposes_the_tools_it_calls(tmp_path: Path) -> None:
         "unknown-key",
         "unknown-top-key",
         "neither",
+        "image-and-say",
+        "image-partials",
+        "image-color",
+        "image-unknown-key",
+        "image-not-mapping",
         "both",
         "regex",
         "jinja",
@@ -455,3 +484,74 @@ def test_a_missing_script_is_a_config_error(tmp_path: Path) -> None:
     assert raised.value.render(relative_to=tmp_path) == (
         "nope.yaml: cannot read script: No such file or directory"
     )
+
+
+IMAGE_SCRIPT = """
+replies:
+  - when: draw
+    steps:
+      - image: { partial_images: 2, color: "#ff0000" }
+      - say: "Here is your picture."
+  - steps:
+      - say: "Echo: {{ user_text }}"
+"""
+
+
+@pytest.mark.parametrize("chains", [False, True], ids=["full-history", "chained"])
+async def test_an_image_step_streams_a_hosted_image_call_then_the_next_step_says(
+    tmp_path: Path, chains: bool
+) -> None:
+    import base64
+
+    from agents import ImageGenerationTool
+
+    from chatkit_host.runtime.scripted_image import scripted_png
+
+    provider = ScriptedProvider(load_script(write(tmp_path, IMAGE_SCRIPT)), chains=chains)
+    agent = Agent(name="Painter", instructions="Draw.", tools=[ImageGenerationTool(
+        tool_config={"type": "image_generation", "partial_images": 2})])
+    result = Runner.run_streamed(
+        agent, "draw a cat", auto_previous_response_id=chains,
+        run_config=RunConfig(model_provider=provider, tracing_disabled=True),
+    )
+    events = [event.data async for event in result.stream_events() if event.type == "raw_response_event"]
+
+    kinds = [event.type for event in events]
+    image_events = kinds[: kinds.index("response.completed") + 1]
+    assert image_events == [
+        "response.created", "response.in_progress", "response.output_item.added",
+        "response.image_generation_call.in_progress", "response.image_generation_call.generating",
+        "response.image_generation_call.partial_image", "response.image_generation_call.partial_image",
+        "response.image_generation_call.completed", "response.output_item.done", "response.completed",
+    ]
+    added, done = events[2].item, events[8].item
+    assert (added.type, added.status, added.result) == ("image_generation_call", "in_progress", None)
+    partials = [event for event in events if event.type.endswith(".partial_image")]
+    assert [p.partial_image_index for p in partials] == [0, 1]
+    assert all(p.item_id == done.id for p in partials)
+    assert base64.b64decode(partials[0].partial_image_b64) != base64.b64decode(partials[1].partial_image_b64)
+    assert (done.status, base64.b64decode(done.result)) == ("completed", scripted_png((255, 0, 0)))
+    # The runner executes nothing for a hosted call: it asks the model again, which says the next step.
+    assert result.final_output == "Here is your picture."
+    assert result.context_wrapper.usage.requests == 2
+    assert [item.type for item in result.new_items] == ["tool_call_item", "message_output_item"]
+
+
+def test_a_scripted_png_is_a_valid_png_of_its_color() -> None:
+    import struct
+    import zlib
+
+    from chatkit_host.runtime.scripted_image import scripted_png
+
+    data = scripted_png((0x33, 0x66, 0xCC))
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    chunks, at = {}, 8
+    while at < len(data):
+        (length,), kind = struct.unpack(">I", data[at:at + 4]), data[at + 4:at + 8]
+        body = data[at + 8:at + 8 + length]
+        assert struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0] == zlib.crc32(kind + body)
+        chunks[kind] = body
+        at += 12 + length
+    assert struct.unpack(">IIBB", chunks[b"IHDR"][:10]) == (2, 2, 8, 2)  # 2×2, 8-bit RGB
+    assert zlib.decompress(chunks[b"IDAT"]) == (b"\x00" + b"\x33\x66\xcc" * 2) * 2
+    assert set(chunks) == {b"IHDR", b"IDAT", b"IEND"}

@@ -9,10 +9,17 @@ What a caller may rely on:
 - The answer depends on the model input only, never on state kept between calls, so any replica
   answers the same. The turn starts at the latest message the user typed (ChatKit's converter also
   sends hidden context, quoted text, @-mention context, widgets and forms as user-role messages;
-  those are recognised by their openings and skipped); the step within the turn is the number of `function_call_output` items
-  after it.
-- Past the last step, a final `say` repeats and a final `call` is followed by an empty message:
-  every turn ends.
+  those are recognised by their openings and skipped); the step within the turn is the number of
+  `function_call_output` and `image_generation_call` items after it.
+- Past the last step, a final `say` repeats and a final `call` or `image` is followed by an empty
+  message: every turn ends.
+- An `image` step streams a hosted `image_generation_call` the way the Responses API does:
+  `response.output_item.added` (status in_progress, no result), `…image_generation_call.in_progress`
+  and `.generating`, one `…image_generation_call.partial_image` per partial image
+  (`partial_image_b64`, 0-based `partial_image_index`), `.completed`, `response.output_item.done`
+  with `result` (a base64 PNG, `scripted_image`), then `response.completed`. Each call gets a fresh
+  `ig_…` id, because the host names the stored image after it. The runner does not execute a
+  hosted call; it calls the model again, which then plays the next step.
 - Like the SDK's Chat Completions path, output items (messages and function calls) carry
   `FAKE_RESPONSES_ID` and there is no reusable response id: a streamed response's id is the fake
   id, an unstreamed one has none. A call with `previous_response_id` or `conversation_id` raises
@@ -24,6 +31,7 @@ What a caller may rely on:
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import os
@@ -48,6 +56,10 @@ from agents.tracing import AgentSpanData, TurnSpanData, generation_span, get_cur
 from agents.usage import Usage
 from openai.types.responses import (
     Response,
+    ResponseImageGenCallCompletedEvent,
+    ResponseImageGenCallGeneratingEvent,
+    ResponseImageGenCallInProgressEvent,
+    ResponseImageGenCallPartialImageEvent,
     ResponseCompletedEvent,
     ResponseContentPartAddedEvent,
     ResponseContentPartDoneEvent,
@@ -64,11 +76,13 @@ from openai.types.responses import (
     ResponseTextDoneEvent,
     ResponseUsage,
 )
+from openai.types.responses.response_output_item import ImageGenerationCall
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from chatkit_host.runtime.scripted_chain import ChainState, decode_state, encode_state
-from chatkit_host.runtime.scripted_script import Script, load_script, render_arguments
+from chatkit_host.runtime.scripted_image import scripted_png
+from chatkit_host.runtime.scripted_script import ImageStep, Script, load_script, render_arguments
 
 __all__ = ["Script", "ScriptedProvider", "ScriptedReplyModel", "load_script"]
 
@@ -83,13 +97,16 @@ class _Turn:
     tool_outputs: list[str]
     """Outputs of the function calls since the turn's user message, oldest first."""
     input_words: int
+    steps_done: int = 0
+    """Steps the turn has played: its function call outputs plus its hosted image calls."""
 
 
 class _Answer(NamedTuple):
     """One model call's result: the output item, its text as stream deltas, and its usage."""
 
-    item: ResponseOutputMessage | ResponseFunctionToolCall
+    item: ResponseOutputMessage | ResponseFunctionToolCall | ImageGenerationCall
     deltas: list[str]
+    """Text deltas of a message; the base64 partial images of an image generation call."""
     usage: Usage
     response_id: str | None = None
     """Set when the model chains responses: the id the next call may pass back."""
@@ -158,8 +175,8 @@ class ScriptedReplyModel(Model):
         with _generation_span(self.model_name, tracing, input, answer):
             first_delta = True
             for event in _stream_events(answer, self.model_name):
-                if isinstance(event, ResponseTextDeltaEvent):
-                    # Pause between deltas, so a caller can cancel mid-message.
+                if isinstance(event, (ResponseTextDeltaEvent, ResponseImageGenCallPartialImageEvent)):
+                    # Pause between deltas (and partial images), so a caller can cancel mid-message.
                     if not first_delta and self.script.delay_ms:
                         await asyncio.sleep(self.script.delay_ms / 1000)
                     first_delta = False
@@ -179,11 +196,16 @@ class ScriptedReplyModel(Model):
         turn = _read_turn(input)
         if previous_response_id is not None:
             turn = _continue_turn(decode_state(previous_response_id), turn)
-        index = len(turn.tool_outputs)
+        index = turn.steps_done
         step = self.script.step_for(turn.user_text, turn.turn, index)
         variables = _variables(turn)
         input_words = turn.input_words + _words(instructions or "")
-        response_id = encode_state(ChainState(turn.user_text, turn.turn, index)) if self.chains else None
+        # A hosted call is a step done by this very response: no output will come back to count.
+        done = index + 1 if step is not None and step.image is not None else index
+        response_id = encode_state(ChainState(turn.user_text, turn.turn, done)) if self.chains else None
+        if step is not None and step.image is not None:
+            call, partials = _image_call(step.image)
+            return _Answer(call, partials, _usage(input_words, 0), response_id)
         if step is not None and step.call is not None:
             call = _function_call(step.call, render_arguments(step.arguments, variables))
             usage = _usage(input_words, _words(f"{call.name} {call.arguments}"))
@@ -260,6 +282,8 @@ def _stream_events(answer: _Answer, model: str) -> Iterator[TResponseStreamEvent
     )
     if isinstance(item, ResponseFunctionToolCall):
         started: Any = item.model_copy(update={"arguments": "", "status": "in_progress"})
+    elif isinstance(item, ImageGenerationCall):
+        started = item.model_copy(update={"result": None, "status": "in_progress"})
     else:
         started = item.model_copy(update={"content": [], "status": "in_progress"})
     yield ResponseOutputItemAddedEvent(
@@ -270,6 +294,8 @@ def _stream_events(answer: _Answer, model: str) -> Iterator[TResponseStreamEvent
     )
     if isinstance(item, ResponseFunctionToolCall):
         yield from _arguments_events(item, numbers)
+    elif isinstance(item, ImageGenerationCall):
+        yield from _image_events(item, answer.deltas, numbers)
     else:
         yield from _text_events(item, answer.deltas, numbers)
     yield ResponseOutputItemDoneEvent(
@@ -302,6 +328,29 @@ def _arguments_events(
             "sequence_number": next(numbers),
             **where,
         }
+    )
+
+
+def _image_events(
+    call: ImageGenerationCall, partials: list[str], numbers: Iterator[int]
+) -> Iterator[TResponseStreamEvent]:
+    where: dict[str, Any] = {"item_id": call.id, "output_index": 0}
+    yield ResponseImageGenCallInProgressEvent(
+        type="response.image_generation_call.in_progress", sequence_number=next(numbers), **where
+    )
+    yield ResponseImageGenCallGeneratingEvent(
+        type="response.image_generation_call.generating", sequence_number=next(numbers), **where
+    )
+    for index, partial in enumerate(partials):
+        yield ResponseImageGenCallPartialImageEvent(
+            type="response.image_generation_call.partial_image",
+            partial_image_b64=partial,
+            partial_image_index=index,
+            sequence_number=next(numbers),
+            **where,
+        )
+    yield ResponseImageGenCallCompletedEvent(
+        type="response.image_generation_call.completed", sequence_number=next(numbers), **where
     )
 
 
@@ -382,12 +431,16 @@ def _read_turn(input: str | list[TResponseInputItem]) -> _Turn:
         for item in items[start + 1 :]
         if item.get("type") == "function_call_output"
     ]
+    images = sum(1 for item in items[start + 1 :] if item.get("type") == "image_generation_call")
     user_text = _text(items[start].get("content")) if start >= 0 else ""
     words = sum(
         _words(_text(item.get("content") or item.get("output") or item.get("arguments")))
         for item in items
     )
-    return _Turn(user_text=user_text, turn=max(turn, 1), tool_outputs=outputs, input_words=words)
+    return _Turn(
+        user_text=user_text, turn=max(turn, 1), tool_outputs=outputs, input_words=words,
+        steps_done=len(outputs) + images,
+    )
 
 
 def _items(input: str | list[TResponseInputItem]) -> list[dict[str, Any]]:
@@ -453,6 +506,25 @@ def _function_call(name: str, arguments: Any) -> ResponseFunctionToolCall:
     )
 
 
+def _image_call(image: ImageStep) -> tuple[ImageGenerationCall, list[str]]:
+    """The completed call (its `result` the final PNG) and the base64 partial images before it."""
+    partials = [
+        _base64(scripted_png(image.color, index, image.partial_images))
+        for index in range(image.partial_images)
+    ]
+    call = ImageGenerationCall(
+        id=f"ig_{uuid.uuid4().hex}",  # fresh per call: the host stores each image under its id
+        type="image_generation_call",
+        status="completed",
+        result=_base64(scripted_png(image.color)),
+    )
+    return call, partials
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def _text_part(text: str) -> ResponseOutputText:
     return ResponseOutputText(type="output_text", text=text, annotations=[], logprobs=[])
 
@@ -499,9 +571,11 @@ def _jsonable(value: Any) -> Any:
 def _continue_turn(state: ChainState, new: _Turn) -> _Turn:
     """The turn as the whole conversation would read, from the chain state and the new items."""
     if new.user_text:  # the new items start a turn of their own
-        return _Turn(new.user_text, state.turn + new.turn, new.tool_outputs, new.input_words)
+        return _Turn(new.user_text, state.turn + new.turn, new.tool_outputs, new.input_words,
+                     new.steps_done)
+    # Image calls among the new items are this model's own output, counted in the state already.
     outputs = [""] * state.outputs + new.tool_outputs
-    return _Turn(state.user_text, state.turn, outputs, new.input_words)
+    return _Turn(state.user_text, state.turn, outputs, new.input_words, len(outputs))
 
 
 @contextmanager

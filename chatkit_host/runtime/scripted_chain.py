@@ -20,7 +20,8 @@ class ChainState:
     user_text: str
     turn: int
     outputs: int
-    """Tool outputs the turn had seen when the response was made."""
+    """Steps the turn had played when the response was made: tool outputs seen, plus hosted calls
+    (image steps) made, this response's own included."""
 
 
 def encode_state(state: ChainState) -> str:

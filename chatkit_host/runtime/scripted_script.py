@@ -8,11 +8,25 @@ A script is YAML::
           - call: lookup_order
             arguments: { order_id: "A-1001" }
           - say: "Order {{ tool_output }} is on its way."
+      - when: "draw"
+        steps:
+          - image: { partial_images: 2, color: "#3366cc" }   # the hosted image_generation tool
+          - say: "Here it is."
       - steps:                     # no `when`: the fallback
           - say: "You said: {{ user_text }}"
     order: match                   # match | sequence
     stream: word                   # word | char | whole
     delay_ms: 0
+
+A step is one of:
+
+- `say: TEMPLATE` — an assistant message.
+- `call: TOOL` with `arguments: {…}` — a function tool call (a handoff is `transfer_to_AGENT`).
+- `image: {partial_images: N, color: "#rrggbb"}` — a hosted image generation call, streamed as the
+  Responses API streams it: the `image_generation_call` item, N partial images (0–3, default 0), then
+  the final image (a 2×2 PNG of `color`, default `#3366cc`; see `scripted_image`). Both keys are
+  optional (`image: {}`). The provider runs the tool, so the runner makes the next model call at
+  once: follow an `image` with a `say` for the turn's message.
 
 `load_script` reports every problem at once, in file order, each with the file, line and column.
 """
@@ -45,7 +59,12 @@ TEMPLATES = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 
 _TOP_KEYS = ("replies", "order", "stream", "delay_ms")
 _REPLY_KEYS = ("when", "steps")
-_STEP_KEYS = ("say", "call", "arguments")
+_STEP_KEYS = ("say", "call", "arguments", "image")
+_STEP_KINDS = ("say", "call", "image")
+_IMAGE_KEYS = ("partial_images", "color")
+MAX_PARTIAL_IMAGES = 3
+"""The most partial images the hosted image_generation tool streams."""
+DEFAULT_IMAGE_COLOR = (0x33, 0x66, 0xCC)
 _ORDERS: tuple[Order, ...] = ("match", "sequence")
 _STREAMS: tuple[Streaming, ...] = ("word", "char", "whole")
 _STR = "tag:yaml.org,2002:str"
@@ -53,8 +72,18 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
+class ImageStep:
+    """A hosted image generation call: how many partial images stream before the final one."""
+
+    partial_images: int = 0
+    color: tuple[int, int, int] = DEFAULT_IMAGE_COLOR
+    """RGB of the generated picture."""
+
+
+@dataclass(frozen=True)
 class Step:
-    """One model call: `say` (a template) or `call` (a tool name, with templated `arguments`)."""
+    """One model call: `say` (a template), `call` (a tool name, with templated `arguments`) or
+    `image` (a hosted image generation call)."""
 
     line: int
     """1-based line of the step in the script file."""
@@ -62,6 +91,7 @@ class Step:
     call: str | None = None
     arguments: Any = None
     """The `arguments` mapping with each string replaced by its template; see `render_arguments`."""
+    image: ImageStep | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +131,8 @@ class Script:
     def step_for(self, user_text: str, turn: int, index: int) -> Step | None:
         """The `index`-th (0-based) step of the turn; None when the model should say nothing.
 
-        Past the end a final `say` repeats, but a final `call` is not made again: every turn
-        must end, and an empty message ends it. No matching reply also says nothing.
+        Past the end a final `say` repeats, but a final `call` or `image` is not made again: every
+        turn must end, and an empty message ends it. No matching reply also says nothing.
         """
         reply = self.reply_for(user_text, turn)
         if reply is None or not reply.steps:
@@ -197,11 +227,21 @@ class _Reader:
     def step(self, node: yaml.Node, where: str) -> Step:
         line = node.start_mark.line + 1
         if not isinstance(node, yaml.MappingNode):
-            self.problem(node, where, "a step is a mapping with `say` or `call`")
+            self.problem(node, where, "a step is a mapping with `say`, `call` or `image`")
             return Step(line)
         fields = self.fields(node, where, _STEP_KEYS)
-        if "say" in fields and "call" in fields:
-            self.problem(node, where, "a step has both `say` and `call`", "make them two steps")
+        kinds = [kind for kind in _STEP_KINDS if kind in fields]
+        if len(kinds) == 2:
+            self.problem(node, where, f"a step has both `{kinds[0]}` and `{kinds[1]}`",
+                         "make them two steps")
+        elif len(kinds) > 2:
+            self.problem(node, where, "a step has `say`, `call` and `image`", "make them separate steps")
+        elif "image" in fields:
+            if "arguments" in fields:
+                self.problem(
+                    fields["arguments"], f"{where}.arguments", "goes with `call`, not `image`"
+                )
+            return Step(line, image=self.image(fields["image"], f"{where}.image"))
         elif "say" in fields:
             if "arguments" in fields:
                 self.problem(
@@ -214,8 +254,32 @@ class _Reader:
                 line, call=self.string(fields["call"], f"{where}.call"), arguments=arguments
             )
         elif len(fields) == len(node.value):  # else a misspelt say/call was reported already
-            self.problem(node, where, "a step needs `say` or `call`")
+            self.problem(node, where, "a step needs `say`, `call` or `image`")
         return Step(line)
+
+    def image(self, node: yaml.Node, where: str) -> ImageStep:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(
+                node, where, "must be a mapping, e.g. `{ partial_images: 2 }` (or `{}`)",
+            )
+            return ImageStep()
+        fields = self.fields(node, where, _IMAGE_KEYS)
+        partial, color = 0, DEFAULT_IMAGE_COLOR
+        if "partial_images" in fields:
+            found = fields["partial_images"]
+            value = _value(found) if isinstance(found, yaml.ScalarNode) else None
+            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PARTIAL_IMAGES:
+                partial = value
+            else:
+                self.problem(found, f"{where}.partial_images",
+                             f"must be a whole number from 0 to {MAX_PARTIAL_IMAGES}")
+        if "color" in fields:
+            text = self.string(fields["color"], f"{where}.color")
+            if text is not None and re.fullmatch(r"#[0-9a-fA-F]{6}", text):
+                color = (int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16))
+            elif text is not None:
+                self.problem(fields["color"], f"{where}.color", "must be a color like \"#3366cc\"")
+        return ImageStep(partial_images=partial, color=color)
 
     def items(
         self,
