@@ -76,10 +76,11 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         try:
             parsed = preflight.parse(body)
             note_request(parsed, context.user_id)  # for the request's log line and metrics
-            await preflight.check(parsed, host.store, context)
-            await preflight.check_declared(parsed, host.runtime, host.store, context)
+            await preflight.admit(parsed, host.runtime, host.store, context)
             await faults.probe(parsed, host.store)
-            async with host.turns.turn(parsed, lambda: preflight.check(parsed, host.store, context)) as turn:
+            async with host.turns.turn(
+                parsed, lambda: preflight.admit(parsed, host.runtime, host.store, context)
+            ) as turn:
                 result = await host.server.process(body, context)
                 result = turn.keep_while_streaming(faults.guard_stream(result))
         except (preflight.RequestRefused, UploadRefused) as refused:
@@ -95,9 +96,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         except Exception as error:
             if not faults.is_store_outage(error):
                 raise
-            faults.log_outage(error)
-            return _error(503, "store_unavailable", faults.OUTAGE_MESSAGE,
-                          {"Retry-After": str(faults.RETRY_AFTER_SECONDS)})
+            return faults.outage_response(error)
         if isinstance(result, StreamingResult):
             return Stream(result, media_type="text/event-stream", headers=SSE_HEADERS)
         return Response(result.json, media_type="application/json")
@@ -121,6 +120,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         route_handlers=[chatkit_endpoint, healthz, *upload_routes(host), *playground_routes(host),
                         *metrics_routes(host), *entity_routes(host)],
         middleware=[observe_requests(host)],
+        exception_handlers={413: _too_large},
         lifespan=[lifespan],
         cors_config=cors,
         debug=False,
@@ -140,6 +140,13 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return Response(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
+
+
+def _too_large(request: Request, error: Exception) -> Response:
+    """Litestar refuses a body over a route's limit itself; answer in the shape of every other error."""
+    limit = request.route_handler.resolve_request_max_body_size() if "route_handler" in request.scope else None
+    over = f" (at most {limit} bytes)" if limit else ""
+    return _error(413, "too_large", f"the request body is larger than this endpoint accepts{over}")
 
 
 def _first_line(error: BaseException) -> str:

@@ -9,13 +9,14 @@ replaces dead connections, so no restart is needed).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from chatkit.server import StreamingResult
 from chatkit.types import ChatKitReq, ErrorEvent, ThreadsCreateReq
+from litestar import Request, Response
+from litestar.exceptions.responses import create_exception_response
 from sqlalchemy import exc as sa
-from sqlalchemy import text
 
 from chatkit_host.storage.store import SQLStore
 
@@ -24,7 +25,7 @@ logger = logging.getLogger("chatkit_host.faults")
 RETRY_AFTER_SECONDS = 2
 """Sent as `Retry-After` with a 503: a restart usually takes a few seconds."""
 
-_DRIVER_OUTAGES: tuple[type[BaseException], ...] = ()
+_DRIVER_OUTAGES: tuple[type[Exception], ...] = ()
 try:  # asyncpg is optional at import time: SQLite-only installs need not have it
     import asyncpg
 
@@ -60,6 +61,28 @@ def log_outage(error: BaseException) -> None:
 OUTAGE_MESSAGE = "the store is unavailable; try again shortly"
 
 
+def outage_response(error: BaseException) -> Response[Any]:
+    """The answer to a request the store could not serve: `503 store_unavailable`, retryable."""
+    log_outage(error)
+    return Response({"error": {"code": "store_unavailable", "message": OUTAGE_MESSAGE}}, status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _answer_outage(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    if is_store_outage(error):
+        return outage_response(error)
+    return create_exception_response(request, error)  # Litestar's own 500, as without the handler
+
+
+OUTAGE_HANDLERS: dict[type[Exception], Callable[[Request[Any, Any, Any], Exception], Response[Any]]] = {
+    error: _answer_outage
+    for error in (sa.DBAPIError, sa.TimeoutError, ConnectionError, TimeoutError, *_DRIVER_OUTAGES)
+}
+"""Litestar `exception_handlers` for routes that leave store errors to Litestar (the file routes):
+an outage answers as on the ChatKit endpoint. Per route, not app-wide: a tool or entity source
+that cannot reach its own server must not be reported as a store outage."""
+
+
 class StoreOutageStream(StreamingResult):
     """A stream that ends with a retryable ChatKit `error` event when the store goes away mid-way,
     instead of a connection cut short (which the client shows as a broken stream)."""
@@ -88,8 +111,7 @@ async def probe(request: ChatKitReq, store: SQLStore) -> None:
     """Touch the store before a new thread's stream begins, so an outage is a 503, not a broken
     stream (other requests touch it in `preflight` already)."""
     if isinstance(request, ThreadsCreateReq):
-        async with store.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await store.ping()
 
 
 class _QuietOutages(logging.Filter):

@@ -70,6 +70,13 @@ def parse(body: bytes) -> ChatKitReq:
         raise RequestRefused(400, "invalid_request", _describe(error)) from None
 
 
+async def admit(request: ChatKitReq, runtime: Runtime, store: SQLStore, context: RequestContext) -> None:
+    """Every check before a request runs: `check`, then `check_declared`. A queued turn runs them
+    again after its wait: the turn before may have changed the thread, a reload the rules."""
+    await check(request, store, context)
+    await check_declared(request, runtime, store, context)
+
+
 async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -> None:
     """Refuse (404/409/400) what would otherwise fail after the stream has begun."""
     params = getattr(request, "params", None)

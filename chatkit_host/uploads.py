@@ -25,6 +25,7 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 
+from chatkit_host.faults import OUTAGE_HANDLERS
 from chatkit_host.sniff import sniff
 from chatkit_host.storage.attachments import PREVIEWABLE, HostAttachments, UploadRefused
 
@@ -47,7 +48,8 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
             raise RuntimeError("the host is not started")
         return host.attachments
 
-    @post(base, status_code=200, request_max_body_size=limit)
+    # Routes that read or write the store answer its outage with the ChatKit endpoint's 503.
+    @post(base, status_code=200, request_max_body_size=limit, exception_handlers=OUTAGE_HANDLERS)
     async def direct_upload(request: Request) -> Response:
         context = await host.authenticator.authenticate(request.headers.get("authorization"))
         if context is None:
@@ -61,7 +63,7 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
 
     @route(f"{base}/{{attachment_id:str}}/upload", http_method=["POST", "PUT"], status_code=200,
-           request_max_body_size=limit)
+           request_max_body_size=limit, exception_handlers=OUTAGE_HANDLERS)
     async def announced_upload(request: Request) -> Response:
         attachment_id = request.path_params["attachment_id"]
         store = attachments()
@@ -77,7 +79,7 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
             return _error(404, "not_found", f"attachment {attachment_id} not found")
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
 
-    @get(f"{base}/{{attachment_id:str}}")
+    @get(f"{base}/{{attachment_id:str}}", exception_handlers=OUTAGE_HANDLERS)
     async def download(request: Request) -> Response:
         attachment_id = request.path_params["attachment_id"]
         context = await host.authenticator.authenticate(request.headers.get("authorization"))

@@ -7,7 +7,6 @@ Every scenario runs on `file://` storage and on `s3://` against a local S3-compa
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
 from projects import base_config, recorded_calls, write_project
+from s3server import s3_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -34,35 +34,18 @@ AUTH = {"Authorization": f"Bearer {ALICE}"}
 BOB_AUTH = {"Authorization": f"Bearer {BOB}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3_server() -> Iterator[dict[str, Any]]:
+def s3_options() -> Iterator[dict[str, Any]]:
     """A local S3-compatible server (moto) on loopback, with one bucket; fsspec options for it."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing",
-               "client_kwargs": {"region_name": "us-east-1"}}
-    import boto3
-
-    boto3.client("s3", endpoint_url=options["endpoint_url"], region_name="us-east-1",
-                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="attachments")
-    yield options
-    server.stop()
+    with s3_server("attachments") as options:
+        yield options
 
 
 @pytest.fixture(params=["file", "s3"])
 def files_section(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     if request.param == "file":
         return {"url": "file://stored"}
-    options = request.getfixturevalue("s3_server")
+    options = request.getfixturevalue("s3_options")
     return {"url": f"s3://attachments/{tmp_path.name}", "options": options}
 
 
@@ -159,6 +142,9 @@ async def test_too_large_and_disguised_executables_are_refused_and_leave_nothing
         assert big.status_code == 413
         assert big.json()["error"]["code"] == "too_large"
         assert "largest accepted is 1.0 KB" in big.json()["error"]["message"]
+        # Past the route's body limit (max_bytes plus multipart room) Litestar itself refuses it.
+        huge = await upload(http, "huge.png", PNG + bytes(100 * 1024), "image/png")
+        assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"
 
         disguised = await upload(http, "cat.png", EXE, "image/png")
         assert disguised.status_code == 415

@@ -1,13 +1,15 @@
-"""Two `chatkit-host serve` replicas on one PostgreSQL behave as one server.
+"""Two `chatkit-host serve` replicas on one PostgreSQL and one S3-compatible store behave as one server.
 
 A thread begun on one continues on the other — including a pending client-tool call and a pending
-form answered through the other replica — one turn at a time across both, and no user reads
-another's thread through either.
+form answered through the other replica — one turn at a time across both; a file uploaded to one is
+sent, previewed and deleted through the other; and no user reads another's thread or file through
+either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ import httpx
 import pytest
 
 from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, user_input
-from processes import serve
-from projects import write_project
+from processes import ServedHost, serve
+from projects import recorded_calls, write_project
+from s3server import s3_server, stored_keys
+from test_files import PNG
 from test_turns import HOLD_TOOLS_PY, holding, let_go
 from ui_project import ORDER_CARD, TICKET, ui_config
 
@@ -35,9 +39,15 @@ SCRIPT = {"replies": [
 ]}
 
 
-def replica_project(root: Path, store_url: str) -> Path:
+BUCKET = "chatkit-files"
+FILES_SECRET = "one-secret-for-every-replica-0123456789"
+"""Every replica signs preview and upload URLs with it, so a URL one signs is good on any other."""
+
+
+def replica_project(root: Path, store_url: str, files: dict[str, Any]) -> Path:
     config = ui_config()
     config["store"] = {"url": store_url}
+    config["files"] = files
     config["auth"] = {"mode": "bearer", "tokens": TOKENS}
     config["forms"] = {"ticket": TICKET}
     config["tools"]["switch_theme"] = {"client": {"parameters": {"theme": {"enum": ["light", "dark"]}}}}
@@ -47,12 +57,17 @@ def replica_project(root: Path, store_url: str) -> Path:
                          {"widgets/order_card.widget": ORDER_CARD, "tools.py": HOLD_TOOLS_PY})
 
 
-def test_two_replicas_on_one_postgres_behave_as_one_server(tmp_path: Path, postgres_db_url: str) -> None:
-    replica_project(tmp_path / "a", postgres_db_url)
-    replica_project(tmp_path / "b", postgres_db_url)
-    with serve(tmp_path / "a", timeout=90) as a, serve(tmp_path / "b", timeout=90) as b:
-        assert a.port != b.port
-        cross_user_reads = asyncio.run(_as_one_server(a.url, b.url, tmp_path / "a"))
+def test_two_replicas_on_one_postgres_and_one_s3_behave_as_one_server(
+    tmp_path: Path, postgres_db_url: str
+) -> None:
+    with s3_server(BUCKET) as s3:
+        files = {"url": f"s3://{BUCKET}/{tmp_path.name}", "options": s3, "secret": FILES_SECRET}
+        replica_project(tmp_path / "a", postgres_db_url, files)
+        replica_project(tmp_path / "b", postgres_db_url, files)
+        with serve(tmp_path / "a", timeout=90) as a, serve(tmp_path / "b", timeout=90) as b:
+            assert a.port != b.port
+            cross_user_reads = asyncio.run(_as_one_server(a.url, b.url, tmp_path / "a"))
+            cross_user_reads += asyncio.run(_files_across_replicas(a, b, tmp_path / "b", files))
     print(f"\nreplicas: 2; cross-user reads that succeeded: {cross_user_reads}")
     assert cross_user_reads == 0
 
@@ -135,6 +150,57 @@ async def _cross_user_reads(url_a: str, url_b: str, thread_id: str, item_id: str
             except ChatKitHTTPError as error:
                 assert error.status == 404
             assert (await bob.list_threads())["data"] == []
+    return succeeded
+
+
+async def _files_across_replicas(a: ServedHost, b: ServedHost, root_b: Path, files: dict[str, Any]) -> int:
+    """Uploaded to A; previewed, sent to the model, deleted through B. Returns bob's successes."""
+    alice_auth = {"Authorization": f"Bearer {TOKENS['alice']}"}
+    bob_auth = {"Authorization": f"Bearer {TOKENS['bob']}"}
+    succeeded = 0
+    async with httpx.AsyncClient(timeout=60) as http:
+        uploaded = await http.post(f"{a.base}/files", files={"file": ("cat.png", PNG, "image/png")},
+                                   headers=alice_auth)
+        assert uploaded.status_code == 200, uploaded.text
+        image = uploaded.json()
+        [key] = stored_keys(files["options"], files["url"])
+        assert key.endswith("/" + image["id"])  # the bytes are in the bucket, not on A's disk
+
+        # A preview URL signed by A is good on B (the same files.secret), and so is the download.
+        assert image["preview_url"].startswith(a.base + "/files/")
+        on_b = b.base + image["preview_url"].removeprefix(a.base)
+        preview = await http.get(on_b)
+        assert preview.status_code == 200 and preview.content == PNG
+        download = await http.get(f"{b.base}/files/{image['id']}", headers=alice_auth)
+        assert download.status_code == 200 and download.content == PNG
+
+        # Bob can fetch it from neither replica, nor attach it to his own message.
+        for replica in (a, b):
+            stolen = await http.get(f"{replica.base}/files/{image['id']}", headers=bob_auth)
+            succeeded += stolen.status_code == 200
+            assert stolen.status_code == 404, stolen.text
+            async with ChatKitClient(replica.url, TOKENS["bob"]) as bob:
+                try:
+                    await bob.create_thread("mine now", [image["id"]])
+                    succeeded += 1
+                except ChatKitHTTPError as error:
+                    assert error.status == 404, error.body
+
+        # Sent on B: the model B calls gets the image A stored.
+        async with ChatKitClient(b.url, TOKENS["alice"]) as alice_on_b:
+            turn = await alice_on_b.create_thread("look at this", [image["id"]])
+            assert turn.assistant_text.startswith("Echo 1: look at this")
+            last_input = recorded_calls(root_b)[-1]["input"]
+            parts = [part for item in last_input if item.get("role") == "user"
+                     and isinstance(item.get("content"), list) for part in item["content"]]
+            assert {"type": "input_image", "detail": "auto",
+                    "image_url": "data:image/png;base64," + base64.b64encode(PNG).decode()} in parts
+
+            # Deleting the thread on B deletes the bytes from the bucket; A no longer serves them.
+            await alice_on_b.delete_thread(turn.thread_id)
+        assert stored_keys(files["options"], files["url"]) == []
+        assert (await http.get(f"{a.base}/files/{image['id']}", headers=alice_auth)).status_code == 404
+        assert (await http.get(image["preview_url"])).status_code == 404
     return succeeded
 
 

@@ -19,6 +19,7 @@ from chatkit.types import (
     AttachmentCreateParams,
     AttachmentUploadDescriptor,
     FileAttachment,
+    GeneratedImageItem,
     ImageAttachment,
 )
 
@@ -87,9 +88,8 @@ class HostAttachments(AttachmentStore[RequestContext]):
         """Check and store a directly uploaded file; returns its (saved) attachment."""
         mime_type = self.check_bytes(declared, data)
         ident = self.generate_attachment_id(mime_type, context)
-        await self.storage.write(owner_key(context.user_id), ident, data)
         attachment = self._attachment(ident, name, mime_type, context, None)
-        await self.store.save_attachment(attachment, context)
+        await self._store_bytes_then_metadata(attachment, data, context)
         return attachment
 
     async def upload_announced(self, ident: str, user_id: str, data: bytes, base_url: str) -> Attachment:
@@ -106,10 +106,20 @@ class HostAttachments(AttachmentStore[RequestContext]):
         except UploadRefused:
             await self.store.delete_attachment(ident, context)
             raise
-        await self.storage.write(owner_key(user_id), ident, data)
         attachment = self._attachment(ident, announced.name, mime_type, context, None)
-        await self.store.save_attachment(attachment, context)
+        await self._store_bytes_then_metadata(attachment, data, context)
         return attachment
+
+    async def _store_bytes_then_metadata(self, attachment: Attachment, data: bytes,
+                                         context: RequestContext) -> None:
+        owner = owner_key(context.user_id)
+        await self.storage.write(owner, attachment.id, data)
+        try:
+            await self.store.save_attachment(attachment, context)
+        except Exception:
+            # The database failed (an outage): bytes no row points to would never be deleted.
+            await self.storage.delete(owner, attachment.id)
+            raise
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -253,6 +263,7 @@ async def process_with_files(
     if kind == "threads.delete" and thread_id:
         try:
             doomed = await store.thread_attachment_ids(thread_id, context)
+            doomed += await _generated_image_ids(files, store, thread_id, context)
         except NotFoundError:
             pass  # the request itself answers not found
     result = await process()
@@ -263,6 +274,21 @@ async def process_with_files(
     if isinstance(result, StreamingResult):
         return StreamingResult(_refreshed(result, files, context))
     return result
+
+
+async def _generated_image_ids(files: HostAttachments, store: SQLStore, thread_id: str,
+                               context: RequestContext) -> list[str]:
+    """Files of the thread's generated images: no attachment row points to them, only their URLs."""
+    marker, ids, after = f"{files.config.route}/", [], None
+    while True:
+        page = await store.load_thread_items(thread_id, after, 100, "asc", context)
+        for item in page.data:
+            url = item.image.url if isinstance(item, GeneratedImageItem) and item.image else ""
+            if marker in url:
+                ids.append(url.split(marker, 1)[1].split("/", 1)[0])
+        if not page.has_more or not page.data:
+            return ids
+        after = page.data[-1].id
 
 
 async def _refreshed(stream: AsyncIterable[bytes], files: HostAttachments,
