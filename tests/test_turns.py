@@ -20,6 +20,8 @@ from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, Turn, user_input
 from processes import serve
 from projects import base_config, write_project
+from ui_project import ORDER_CARD, ui_config
+from ui_project import SCRIPT as UI_SCRIPT
 
 HOLD_TOOLS_PY = '''
 import asyncio
@@ -223,3 +225,46 @@ async def _retry_while_busy(call: Any, attempts: int = 100) -> Turn:
                 raise
             await asyncio.sleep(0.05)
     raise AssertionError("the thread stayed busy after the client left")
+
+
+async def test_a_queued_action_is_checked_again_against_the_rules_in_force_when_its_turn_comes(
+    tmp_path: Path,
+) -> None:
+    """A widget action waits behind a turn; meanwhile a reload removes its action type. When its turn
+    comes it is refused (400, before any stream) as it would be if sent now — and changes nothing."""
+    config = ui_config()
+    config["store"] = {"url": f"sqlite:///{tmp_path}/chatkit.db"}
+    config["server"] = {"turns": "queue", "turn_wait": 30}
+    config["tools"]["hold"] = {"python": "./tools.py:hold"}
+    config["agents"]["triage"]["tools"].append("hold")
+    script = {"replies": [SCRIPT["replies"][0], *UI_SCRIPT["replies"]]}
+    files = {"widgets/order_card.widget": ORDER_CARD, "tools.py": HOLD_TOOLS_PY}
+    path = write_project(tmp_path, config, script, files)
+    host = Host(build_runtime(load_config(path, environ={})))
+    await host.start()
+    transport = httpx.ASGITransport(app=create_app(host))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
+            client = ChatKitClient("/chatkit", client=http)
+            shown = await client.create_thread("show me my order")
+            card = next(i for i in shown.items_done if i["type"] == "widget")
+            first = asyncio.create_task(client.add_message(shown.thread_id, "slow please"))
+            await holding(tmp_path)
+            queued = asyncio.create_task(
+                client.custom_action(shown.thread_id, "order.refresh", {"order_id": "A-1001"}, card["id"]))
+            await asyncio.sleep(0.3)  # past its first checks, waiting for the thread
+            del config["actions"]["order.refresh"]
+            host.swap(build_runtime(load_config(write_project(tmp_path, config, script, files), environ={})))
+            let_go(tmp_path)
+            await first
+            with pytest.raises(ChatKitHTTPError) as refused:
+                await queued
+            items = (await client.list_items(shown.thread_id, limit=50))["data"]
+    finally:
+        await host.stop()
+    assert refused.value.status == 400
+    assert refused.value.body["error"]["code"] == "unknown_action"
+    assert [i["type"] for i in items if i["type"] != "client_tool_call"] == [
+        "user_message", "widget", "assistant_message", "user_message", "assistant_message"]
+    status_badge = items[1]["widget"]["children"][0]["children"][2]["label"]
+    assert status_badge == "processing"  # the action would have refreshed it to "shipped"
