@@ -18,6 +18,7 @@ The lease lives where the threads do, so no extra server is needed:
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 import hashlib
 import logging
 import os
@@ -81,16 +82,16 @@ class Lease:
             raise
 
 
-class TurnLocks:
+class TurnLocks(ABC):
     """Leases threads; one per host, built for the store's engine by `turn_locks_for`."""
 
     def __init__(self, config: ServerConfig):
         self.mode = config.turns
         self.wait = config.turn_wait
 
+    @abstractmethod
     async def try_lease(self, thread_id: str) -> Lease | None:
         """The thread's lease, or None when another turn holds it."""
-        raise NotImplementedError
 
     async def close(self) -> None:
         """Let go of any resources (leases still held are released by their streams)."""
