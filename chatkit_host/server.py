@@ -209,9 +209,10 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         self, thread: ThreadMetadata, result: RunResultStreaming, context: RequestContext
     ) -> None:
         agent = result.last_agent
-        last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
-        ended_on_reply = bool(last.data) and isinstance(last.data[0], AssistantMessageItem)
-        if agent is not None and chains_responses(agent.model) and result.last_response_id and ended_on_reply:  # type: ignore[arg-type]
+        chains = agent is not None and chains_responses(agent.model) and result.last_response_id  # type: ignore[arg-type]
+        # Only a chaining model needs the item the turn ended on: spare the others the query.
+        last = await self.store.load_thread_items(thread.id, None, 1, "desc", context) if chains else None
+        if last is not None and last.data and isinstance(last.data[0], AssistantMessageItem):
             thread.metadata[RESPONSE_CURSOR] = {
                 "response_id": result.last_response_id, "after": last.data[0].id,
             }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, Select, Table, delete, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import ConfigError, ConfigProblem
 
-from .engine import CONFIG_KEY, SQLITE_BEGIN_OPTION, engine_for_url, is_in_memory, redacted_url
+from .engine import (
+    CONFIG_KEY,
+    SQLITE_BEGIN_OPTION,
+    engine_for_url,
+    is_in_memory,
+    redacted_url,
+    sqlite_sync_twin,
+)
 from .tables import AttachmentRow, FeedbackRow, ItemRow, ThreadRow, ensure_schema
 
 __all__ = ["SQLStore", "new_id", "open_store"]
@@ -113,19 +121,38 @@ class SQLStore(Store[RequestContext]):
         # memory:// shares one connection, and one SQLite connection has one transaction:
         # concurrent tasks must take turns or they would interleave each other's transactions.
         self._turns: asyncio.Lock | None = asyncio.Lock() if is_in_memory(engine) else None
-        # SQLite has one writer at a time. Writers of this process queue here, in order, rather
-        # than in SQLite's busy handler, which sleeps (up to 100 ms a try) while the lock is free.
-        self._writer: asyncio.Lock | None = (
-            asyncio.Lock() if self._dialect == "sqlite" and self._turns is None else None
-        )
+        # A SQLite file: each transaction runs whole on a worker thread through the stdlib driver
+        # (one thread hop) rather than statement by statement through aiosqlite (a dozen hops).
+        self._sync = sqlite_sync_twin(engine)
+        self._reads: ThreadPoolExecutor | None = None
+        self._writes: ThreadPoolExecutor | None = None
+        if self._sync is not None:
+            self._reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatkit-store-read")
+            # SQLite has one writer at a time. This process's writes queue for one thread, in
+            # order, rather than in SQLite's busy handler, which sleeps (up to 100 ms a try)
+            # while the lock is free; and one write follows another without a trip through the
+            # event loop in between.
+            self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatkit-store-write")
+        # Built once: building and keying an upsert costs more than running it on SQLite.
+        self._save_thread = _thread_upsert(self._insert(_THREADS))
+        self._save_item = _item_upsert(self._insert(_ITEMS))
 
     @property
     def engine(self) -> AsyncEngine:
         """The engine the store runs on."""
         return self._engine
 
+    async def ping(self) -> None:
+        """Run one trivial query the way every store call does; raises what an outage raises."""
+        await self._read(lambda connection: connection.scalar(text("SELECT 1")))
+
     async def close(self) -> None:
         """Close every pooled connection. The store must not be used afterwards."""
+        for workers in (self._reads, self._writes):
+            if workers is not None:
+                workers.shutdown(wait=False)
+        if self._sync is not None:
+            self._sync.dispose()
         await self._engine.dispose()
 
     # --- ids ----------------------------------------------------------------------------------
@@ -148,10 +175,8 @@ class SQLStore(Store[RequestContext]):
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """The thread's metadata. ``NotFoundError`` unless it exists and is the user's."""
-        async with self._reading() as connection:
-            data = await connection.scalar(
-                select(_THREADS.c.data).where(_owned_thread(thread_id, context))
-            )
+        values = {"thread_id": thread_id, "user_id": context.user_id}
+        data = await self._read(lambda connection: connection.scalar(_THREAD_DATA, values))
         if data is None:
             raise _thread_not_found(thread_id)
         return _THREAD.validate_json(data)
@@ -164,19 +189,15 @@ class SQLStore(Store[RequestContext]):
         Raises:
             NotFoundError: The id belongs to another user's thread (which stays unchanged).
         """
-        statement = self._insert(_THREADS).values(
-            id=thread.id,
-            user_id=context.user_id,
-            created_at=_column_time(thread.created_at),
-            data=_THREAD.dump_json(thread).decode(),
+        values = {
+            "v_id": thread.id,
+            "v_user_id": context.user_id,
+            "v_created_at": _column_time(thread.created_at),
+            "v_data": _THREAD.dump_json(thread).decode(),
+        }
+        saved = await self._write(
+            lambda connection: connection.execute(self._save_thread, values).first()
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=[_THREADS.c.id],
-            set_={"data": statement.excluded.data, "created_at": statement.excluded.created_at},
-            where=_THREADS.c.user_id == statement.excluded.user_id,
-        ).returning(_THREADS.c.seq)
-        async with self._writing() as connection:
-            saved = (await connection.execute(statement)).first()
         if saved is None:
             raise _thread_not_found(thread.id)
 
@@ -190,15 +211,16 @@ class SQLStore(Store[RequestContext]):
             ValueError: ``limit`` < 1 or ``order`` is neither "asc" nor "desc".
         """
         direction = _check_page(limit, order)
-        async with self._reading() as connection:
+
+        def read(connection: Connection) -> list[tuple[str, str]]:
             after_seq = None
             if after is not None:
-                after_seq = await connection.scalar(
+                after_seq = connection.scalar(
                     select(_THREADS.c.seq).where(_owned_thread(after, context))
                 )
                 if after_seq is None:
                     raise _thread_not_found(after)
-            rows = await _page_rows(
+            return _page_rows(
                 connection,
                 select(_THREADS.c.id, _THREADS.c.data).where(
                     _THREADS.c.user_id == context.user_id
@@ -208,6 +230,8 @@ class SQLStore(Store[RequestContext]):
                 limit,
                 direction,
             )
+
+        rows = await self._read(read)
         return _page(Page[ThreadMetadata], rows, limit, _THREAD.validate_json)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
@@ -219,13 +243,15 @@ class SQLStore(Store[RequestContext]):
         Raises:
             NotFoundError: No such thread of the user's.
         """
-        async with self._writing() as connection:
-            await _require_thread(connection, thread_id, context)
+        def write(connection: Connection) -> None:
+            _require_thread(connection, thread_id, context)
             # The foreign keys cascade too; deleting children explicitly keeps the outcome
             # independent of whether the database enforces them.
             for table in (_FEEDBACK, _ITEMS, _ATTACHMENTS):
-                await connection.execute(delete(table).where(table.c.thread_id == thread_id))
-            await connection.execute(delete(_THREADS).where(_owned_thread(thread_id, context)))
+                connection.execute(delete(table).where(table.c.thread_id == thread_id))
+            connection.execute(delete(_THREADS).where(_owned_thread(thread_id, context)))
+
+        await self._write(write)
 
     # --- items --------------------------------------------------------------------------------
 
@@ -244,16 +270,17 @@ class SQLStore(Store[RequestContext]):
             ValueError: ``limit`` < 1 or ``order`` is neither "asc" nor "desc".
         """
         direction = _check_page(limit, order)
-        async with self._reading() as connection:
-            await _require_thread(connection, thread_id, context)
+
+        def read(connection: Connection) -> list[tuple[str, str]]:
+            _require_thread(connection, thread_id, context)
             after_seq = None
             if after is not None:
-                after_seq = await connection.scalar(
+                after_seq = connection.scalar(
                     select(_ITEMS.c.seq).where(_item_of(thread_id, after))
                 )
                 if after_seq is None:
                     raise _item_not_found(thread_id, after)
-            rows = await _page_rows(
+            return _page_rows(
                 connection,
                 select(_ITEMS.c.id, _ITEMS.c.data).where(_ITEMS.c.thread_id == thread_id),
                 _ITEMS.c.seq,
@@ -261,6 +288,8 @@ class SQLStore(Store[RequestContext]):
                 limit,
                 direction,
             )
+
+        rows = await self._read(read)
         return _page(Page[ThreadItem], rows, limit, _ITEM.validate_json)
 
     async def add_thread_item(
@@ -285,12 +314,10 @@ class SQLStore(Store[RequestContext]):
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         """One item. ``NotFoundError`` unless the thread is the user's and holds that item."""
-        async with self._reading() as connection:
-            data = await connection.scalar(
-                select(_ITEMS.c.data).where(
-                    _item_of(thread_id, item_id), _ITEMS.c.user_id == context.user_id
-                )
-            )
+        query = select(_ITEMS.c.data).where(
+            _item_of(thread_id, item_id), _ITEMS.c.user_id == context.user_id
+        )
+        data = await self._read(lambda connection: connection.scalar(query))
         if data is None:
             raise _item_not_found(thread_id, item_id)
         return _ITEM.validate_json(data)
@@ -306,40 +333,36 @@ class SQLStore(Store[RequestContext]):
         Raises:
             NotFoundError: The thread is not the user's.
         """
-        async with self._writing() as connection:
-            await _require_thread(connection, thread_id, context)
-            await connection.execute(
+        def write(connection: Connection) -> None:
+            _require_thread(connection, thread_id, context)
+            connection.execute(
                 delete(_FEEDBACK).where(
                     _FEEDBACK.c.thread_id == thread_id, _FEEDBACK.c.item_id == item_id
                 )
             )
-            await connection.execute(delete(_ITEMS).where(_item_of(thread_id, item_id)))
+            connection.execute(delete(_ITEMS).where(_item_of(thread_id, item_id)))
+
+        await self._write(write)
 
     async def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        statement = self._insert(_ITEMS).values(
-            thread_id=thread_id,
-            id=item.id,
-            user_id=context.user_id,
-            type=item.type,
-            created_at=_column_time(item.created_at),
-            data=_ITEM.dump_json(item).decode(),
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[_ITEMS.c.thread_id, _ITEMS.c.id],
-            set_={
-                "type": statement.excluded.type,
-                "created_at": statement.excluded.created_at,
-                "data": statement.excluded.data,
-            },
-            where=_ITEMS.c.user_id == statement.excluded.user_id,
-        ).returning(_ITEMS.c.seq)
-        async with self._writing() as connection:
-            await _require_thread(connection, thread_id, context)
+        values = {
+            "v_thread_id": thread_id,
+            "v_id": item.id,
+            "v_user_id": context.user_id,
+            "v_type": item.type,
+            "v_created_at": _column_time(item.created_at),
+            "v_data": _ITEM.dump_json(item).decode(),
+        }
+
+        def write(connection: Connection) -> Any:
+            _require_thread(connection, thread_id, context)
             try:
-                saved = (await connection.execute(statement)).first()
+                return connection.execute(self._save_item, values).first()
             except IntegrityError as error:
                 # Only the thread foreign key can fail: the thread was deleted meanwhile.
                 raise _thread_not_found(thread_id) from error
+
+        saved = await self._write(write)
         if saved is None:
             raise _thread_not_found(thread_id)
 
@@ -364,33 +387,32 @@ class SQLStore(Store[RequestContext]):
             set_={"thread_id": statement.excluded.thread_id, "data": statement.excluded.data},
             where=_ATTACHMENTS.c.user_id == statement.excluded.user_id,
         ).returning(_ATTACHMENTS.c.id)
-        async with self._writing() as connection:
+
+        def write(connection: Connection) -> Any:
             if attachment.thread_id is not None:
-                await _require_thread(connection, attachment.thread_id, context)
+                _require_thread(connection, attachment.thread_id, context)
             try:
-                saved = (await connection.execute(statement)).first()
+                return connection.execute(statement).first()
             except IntegrityError as error:
                 raise _thread_not_found(str(attachment.thread_id)) from error
+
+        saved = await self._write(write)
         if saved is None:
             raise _attachment_not_found(attachment.id)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         """The user's attachment metadata; ``NotFoundError`` if there is none with that id."""
-        async with self._reading() as connection:
-            data = await connection.scalar(
-                select(_ATTACHMENTS.c.data).where(_owned_attachment(attachment_id, context))
-            )
+        query = select(_ATTACHMENTS.c.data).where(_owned_attachment(attachment_id, context))
+        data = await self._read(lambda connection: connection.scalar(query))
         if data is None:
             raise _attachment_not_found(attachment_id)
         return _ATTACHMENT.validate_json(data)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         """Delete the user's attachment metadata; ``NotFoundError`` if there is none."""
-        async with self._writing() as connection:
-            result = await connection.execute(
-                delete(_ATTACHMENTS).where(_owned_attachment(attachment_id, context))
-            )
-        if result.rowcount == 0:
+        statement = delete(_ATTACHMENTS).where(_owned_attachment(attachment_id, context))
+        deleted = await self._write(lambda connection: connection.execute(statement).rowcount)
+        if deleted == 0:
             raise _attachment_not_found(attachment_id)
 
     async def thread_attachment_ids(self, thread_id: str, context: RequestContext) -> list[str]:
@@ -399,9 +421,9 @@ class SQLStore(Store[RequestContext]):
         Raises:
             NotFoundError: The thread is not the user's.
         """
-        async with self._reading() as connection:
-            await _require_thread(connection, thread_id, context)
-            ids = await connection.scalars(
+        def read(connection: Connection) -> list[str]:
+            _require_thread(connection, thread_id, context)
+            ids = connection.scalars(
                 select(_ATTACHMENTS.c.id)
                 .where(
                     _ATTACHMENTS.c.thread_id == thread_id,
@@ -410,6 +432,8 @@ class SQLStore(Store[RequestContext]):
                 .order_by(_ATTACHMENTS.c.id)
             )
             return list(ids)
+
+        return await self._read(read)
 
     # --- feedback -----------------------------------------------------------------------------
 
@@ -434,11 +458,12 @@ class SQLStore(Store[RequestContext]):
         if kind not in _FEEDBACK_KINDS:
             raise ValueError(f"feedback kind must be one of {sorted(_FEEDBACK_KINDS)}: {kind!r}")
         wanted = sorted(set(item_ids))
-        async with self._writing() as connection:
-            await _require_thread(connection, thread_id, context)
+
+        def write(connection: Connection) -> None:
+            _require_thread(connection, thread_id, context)
             if not wanted:
                 return
-            await _require_items(connection, thread_id, wanted)
+            _require_items(connection, thread_id, wanted)
             now = _now()
             statement = self._insert(_FEEDBACK).values(
                 [
@@ -452,7 +477,7 @@ class SQLStore(Store[RequestContext]):
                     for item_id in wanted
                 ]
             )
-            await connection.execute(
+            connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[_FEEDBACK.c.thread_id, _FEEDBACK.c.item_id],
                     set_={
@@ -462,6 +487,8 @@ class SQLStore(Store[RequestContext]):
                 )
             )
 
+        await self._write(write)
+
     async def load_feedback(
         self, thread_id: str, context: RequestContext
     ) -> dict[str, FeedbackKind]:
@@ -470,9 +497,9 @@ class SQLStore(Store[RequestContext]):
         Raises:
             NotFoundError: The thread is not the user's.
         """
-        async with self._reading() as connection:
-            await _require_thread(connection, thread_id, context)
-            rows = await connection.execute(
+        def read(connection: Connection) -> dict[str, FeedbackKind]:
+            _require_thread(connection, thread_id, context)
+            rows = connection.execute(
                 select(_FEEDBACK.c.item_id, _FEEDBACK.c.kind).where(
                     _FEEDBACK.c.thread_id == thread_id,
                     _FEEDBACK.c.user_id == context.user_id,
@@ -480,29 +507,45 @@ class SQLStore(Store[RequestContext]):
             )
             return {item_id: cast(FeedbackKind, kind) for item_id, kind in rows}
 
+        return await self._read(read)
+
     # --- plumbing -----------------------------------------------------------------------------
 
     def _insert(self, table: Table) -> Any:
         """An INSERT supporting ``on_conflict_do_update`` in this database's dialect."""
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction, for reads."""
-        async with self._transaction(write=False) as connection:
-            yield connection
+    async def _read(self, body: Callable[[Connection], T]) -> T:
+        """``body(connection)`` in a transaction, for reads."""
+        return await self._run(body, write=False)
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction that commits on success and rolls back on error."""
-        async with self._transaction(write=True) as connection:
-            yield connection
+    async def _write(self, body: Callable[[Connection], T]) -> T:
+        """``body(connection)`` in a transaction that commits on success, rolls back on error."""
+        return await self._run(body, write=True)
+
+    async def _run(self, body: Callable[[Connection], T], *, write: bool) -> T:
+        workers = self._writes if write else self._reads
+        if workers is None:
+            async with self._transaction(write=write) as connection:
+                return await connection.run_sync(body)
+        # Cancelled before its thread takes it, the transaction never runs; once taken, it
+        # ends (commits or rolls back) on its thread, and the next write waits for that.
+        return await asyncio.get_running_loop().run_in_executor(
+            workers, self._run_in_thread, body, write
+        )
+
+    def _run_in_thread(self, body: Callable[[Connection], T], write: bool) -> T:
+        assert self._sync is not None
+        with self._sync.connect() as connection:
+            if write:
+                # Take the write lock up front; see SQLITE_BEGIN_OPTION.
+                connection = connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            with connection.begin():
+                return body(connection)
 
     @asynccontextmanager
     async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        writer = self._writer if write else None
-        async with writer or nullcontext(), self._turns or nullcontext(), \
-                self._engine.connect() as connection:
+        async with self._turns or nullcontext(), self._engine.connect() as connection:
             if write:
                 # SQLite: take the write lock up front; see SQLITE_BEGIN_OPTION.
                 connection = await connection.execution_options(
@@ -513,6 +556,46 @@ class SQLStore(Store[RequestContext]):
 
 
 # --- queries ----------------------------------------------------------------------------------
+
+
+def _values(table: Table, *columns: str) -> dict[str, Any]:
+    """``{column: bindparam("v_<column>")}``, typed like the column (a bind parameter may not
+    take a column's own name in an INSERT)."""
+    return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
+
+
+def _thread_upsert(insert: Any) -> Any:
+    """Create a thread, or replace the metadata of the same user's thread with its id; returns
+    its ``seq`` (no row: the id is another user's)."""
+    statement = insert.values(_values(_THREADS, "id", "user_id", "created_at", "data"))
+    return statement.on_conflict_do_update(
+        index_elements=[_THREADS.c.id],
+        set_={"data": statement.excluded.data, "created_at": statement.excluded.created_at},
+        where=_THREADS.c.user_id == statement.excluded.user_id,
+    ).returning(_THREADS.c.seq)
+
+
+def _item_upsert(insert: Any) -> Any:
+    """Append an item, or replace the same user's item with its id in place; returns its ``seq``."""
+    statement = insert.values(
+        _values(_ITEMS, "thread_id", "id", "user_id", "type", "created_at", "data")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_ITEMS.c.thread_id, _ITEMS.c.id],
+        set_={
+            "type": statement.excluded.type,
+            "created_at": statement.excluded.created_at,
+            "data": statement.excluded.data,
+        },
+        where=_ITEMS.c.user_id == statement.excluded.user_id,
+    ).returning(_ITEMS.c.seq)
+
+
+_OWNED_THREAD = (_THREADS.c.id == bindparam("thread_id")) & (
+    _THREADS.c.user_id == bindparam("user_id")
+)
+_THREAD_SEQ = select(_THREADS.c.seq).where(_OWNED_THREAD)
+_THREAD_DATA = select(_THREADS.c.data).where(_OWNED_THREAD)
 
 
 def _owned_thread(thread_id: str, context: RequestContext) -> ColumnElement[bool]:
@@ -527,20 +610,16 @@ def _item_of(thread_id: str, item_id: str) -> ColumnElement[bool]:
     return (_ITEMS.c.thread_id == thread_id) & (_ITEMS.c.id == item_id)
 
 
-async def _require_thread(
-    connection: AsyncConnection, thread_id: str, context: RequestContext
-) -> None:
-    found = await connection.scalar(select(_THREADS.c.seq).where(_owned_thread(thread_id, context)))
+def _require_thread(connection: Connection, thread_id: str, context: RequestContext) -> None:
+    found = connection.scalar(_THREAD_SEQ, {"thread_id": thread_id, "user_id": context.user_id})
     if found is None:
         raise _thread_not_found(thread_id)
 
 
-async def _require_items(
-    connection: AsyncConnection, thread_id: str, item_ids: Sequence[str]
-) -> None:
+def _require_items(connection: Connection, thread_id: str, item_ids: Sequence[str]) -> None:
     """Raise ``NotFoundError`` naming the first of ``item_ids`` the thread does not hold."""
     found = set(
-        await connection.scalars(
+        connection.scalars(
             select(_ITEMS.c.id).where(_ITEMS.c.thread_id == thread_id, _ITEMS.c.id.in_(item_ids))
         )
     )
@@ -549,8 +628,8 @@ async def _require_items(
         raise _item_not_found(thread_id, missing[0])
 
 
-async def _page_rows(
-    connection: AsyncConnection,
+def _page_rows(
+    connection: Connection,
     query: Select[Any],
     seq: ColumnElement[int],
     after_seq: int | None,
@@ -562,7 +641,7 @@ async def _page_rows(
     if after_seq is not None:
         query = query.where(seq > after_seq if direction == "asc" else seq < after_seq)
     query = query.order_by(seq.asc() if direction == "asc" else seq.desc()).limit(limit + 1)
-    return [(row[0], row[1]) for row in await connection.execute(query)]
+    return [(row[0], row[1]) for row in connection.execute(query)]
 
 
 def _page(
