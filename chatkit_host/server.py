@@ -109,11 +109,13 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         )
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
-            events = ids.rewrite(stream_agent_response(
+            events = stream_agent_response(
                 agent_context, result, converter=image_converter(self.attachments, runtime, agent, context)
-            ))
-            events = watch_turn(events, runtime, agent, thread, input_user_message)
-            async for event in coalesce_text_deltas(events, runtime.config.stream.coalesce_ms):
+            )
+            # Coalesce first: every layer after it then handles one event per flush, not per delta.
+            events = coalesce_text_deltas(events, runtime.config.stream.coalesce_ms)
+            events = watch_turn(ids.rewrite(events), runtime, agent, thread, input_user_message)
+            async for event in events:
                 yield event
         except BaseException:
             # Stop means stop: without this the model keeps streaming (and billing) after the client
