@@ -81,7 +81,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
             async with host.turns.turn(
                 parsed, lambda: preflight.admit(parsed, host.runtime, host.store, context)
             ) as turn:
-                result = await host.server.process(body, context)
+                result = await host.server.process_parsed(parsed, context)
                 result = turn.keep_while_streaming(faults.guard_stream(result))
         except (preflight.RequestRefused, UploadRefused) as refused:
             return _error(refused.status, refused.code, refused.message)

@@ -28,16 +28,15 @@ from chatkit.types import (
     ThreadsSyncCustomActionReq,
     UserMessageItem,
 )
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from chatkit_host.runtime.build import Runtime
 
 from chatkit_host.context import RequestContext
+from chatkit_host.request_parsing import REQUEST
 from chatkit_host.runtime.forms import describe_missing
 from chatkit_host.storage.store import SQLStore
-
-_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 
 # Requests that add to a thread: refused while it is locked or closed.
 _WRITES = (
@@ -65,7 +64,7 @@ class RequestRefused(Exception):
 def parse(body: bytes) -> ChatKitReq:
     """Parse a request body, or refuse it with 400 and what is wrong (field paths, not values)."""
     try:
-        return _REQUEST.validate_json(body)
+        return REQUEST.validate_json(body)
     except ValidationError as error:
         raise RequestRefused(400, "invalid_request", _describe(error)) from None
 

@@ -27,7 +27,12 @@ class ParsedOnce:
         self, request: str | bytes | bytearray, context: Any
     ) -> StreamingResult | NonStreamingResult:
         """As `ChatKitServer.process` (same routing, same log line), with the cached adapter."""
-        parsed = REQUEST.validate_json(request)
+        return await self.process_parsed(REQUEST.validate_json(request), context)
+
+    async def process_parsed(
+        self, parsed: ChatKitReq, context: Any
+    ) -> StreamingResult | NonStreamingResult:
+        """`process` for a request already parsed (the app parses once, to check it first)."""
         _sdk_logger.info("Received request op: %s", parsed.type)
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))  # type: ignore[attr-defined]
