@@ -31,6 +31,7 @@ from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.stream_ids import FreshItemIds
 from chatkit_host.testing import ChatKitClient, Turn
+from logcapture import captured_logs
 from loopback import JsonHandler, serving
 from projects import DEMO_SCRIPT, base_config, recorded_calls, write_project
 
@@ -275,29 +276,6 @@ async def logged_requests(records: list[logging.LogRecord], count: int) -> list[
             return lines
         await asyncio.sleep(0.01)
     return lines
-
-
-@contextmanager
-def captured_logs() -> Iterator[list[logging.LogRecord]]:
-    """The package's log records. (Litestar's logging set-up replaces the root handlers that
-    pytest's caplog relies on, so the handler goes on the package logger itself.)"""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Keep(logging.DEBUG)
-    logger = logging.getLogger("chatkit_host")
-    logger.addHandler(handler)
-    # An in-process CLI test may have left `logging.disable` on for the whole process.
-    disabled = logging.root.manager.disable
-    logging.disable(logging.NOTSET)
-    try:
-        yield records
-    finally:
-        logging.disable(disabled)
-        logger.removeHandler(handler)
 
 
 def _text(item: dict[str, Any]) -> str:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
 from processes import serve
 from projects import base_config, write_project
+from logcapture import captured_logs
 
 TOKEN = "tok-7d1e0c2f-never-log-me"
 
@@ -85,23 +83,3 @@ async def test_debug_logging_adds_the_message_text(tmp_path: Path) -> None:
     assert fields[0]["outcome"] == "ok" and fields[0]["type"] == "threads.create"
 
 
-@contextmanager
-def captured_logs() -> Iterator[list[logging.LogRecord]]:
-    """The package's log records (Litestar replaces the root handlers caplog relies on)."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    handler = Keep(logging.DEBUG)
-    logger = logging.getLogger("chatkit_host")
-    logger.addHandler(handler)
-    # An in-process CLI test may have left `logging.disable` on for the whole process.
-    disabled = logging.root.manager.disable
-    logging.disable(logging.NOTSET)
-    try:
-        yield records
-    finally:
-        logging.disable(disabled)
-        logger.removeHandler(handler)
