@@ -18,6 +18,7 @@ from chatkit.actions import Action
 from chatkit.server import ChatKitServer
 from chatkit.store import NotFoundError
 from chatkit.types import (
+    ChatKitReq,
     AssistantMessageItem,
     AudioInput,
     FeedbackKind,
@@ -73,13 +74,13 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         self.attachments = attachments
         self._attachment_input = AttachmentSource(attachments)
 
-    async def process(self, request: str | bytes, context: RequestContext) -> Any:
-        process = super().process
+    async def process_parsed(self, request: ChatKitReq, context: RequestContext) -> Any:
+        # `process` (bytes) ends here too, so attachments wrap every request whichever way it came.
+        process = super().process_parsed
         if self.attachments is None:
             return await process(request, context)
-        body = request.encode() if isinstance(request, str) else request
         return await process_with_files(
-            self.attachments, self.store, body, context, lambda: process(request, context)
+            self.attachments, self.store, request, context, lambda: process(request, context)
         )
 
     async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:

@@ -15,6 +15,8 @@ from typing import Any
 
 from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import (
+    ChatKitReq,
+    ThreadsDeleteReq,
     Attachment,
     AttachmentCreateParams,
     AttachmentUploadDescriptor,
@@ -248,7 +250,7 @@ def _human(size: int) -> str:
 
 
 async def process_with_files(
-    files: HostAttachments, store: SQLStore, request: bytes, context: RequestContext,
+    files: HostAttachments, store: SQLStore, request: ChatKitReq, context: RequestContext,
     process: Callable[[], Awaitable[Any]],
 ) -> Any:
     """Run one ChatKit request (`process`) with what attachments add around it.
@@ -258,9 +260,9 @@ async def process_with_files(
     """
     from chatkit.server import NonStreamingResult, StreamingResult
 
-    kind, thread_id = _request_kind(request)
     doomed: list[str] = []
-    if kind == "threads.delete" and thread_id:
+    if isinstance(request, ThreadsDeleteReq):
+        thread_id = request.params.thread_id
         try:
             doomed = await store.thread_attachment_ids(thread_id, context)
             doomed += await _generated_image_ids(files, store, thread_id, context)
@@ -298,15 +300,3 @@ async def _refreshed(stream: AsyncIterable[bytes], files: HostAttachments,
             body = chunk[6:].rstrip(b"\n")
             chunk = b"data: " + files.refresh_json(body, context) + b"\n\n"
         yield chunk
-
-
-def _request_kind(request: bytes) -> tuple[str | None, str | None]:
-    try:
-        data = json.loads(request)
-    except ValueError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    params = data.get("params")
-    thread_id = params.get("thread_id") if isinstance(params, dict) else None
-    return data.get("type"), thread_id if isinstance(thread_id, str) else None
