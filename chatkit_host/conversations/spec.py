@@ -16,13 +16,13 @@ beyond a line in `STEP_KINDS`. Every problem is reported at once, each with file
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from chatkit_host.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
 from chatkit_host.errors import ConfigError, ConfigProblem
 
 STEP_KINDS = {
@@ -98,16 +98,11 @@ def load_conversations(path: Path) -> list[Conversation]:
         )) from None
     reader = _Reader(path)
     conversations = reader.file(root)
-    if reader.problems:
-        raise ConfigError(sorted(reader.problems, key=lambda p: (p.line or 0, p.column or 0)))
+    reader.raise_problems()
     return conversations
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[ConfigProblem] = []
-
+class _Reader(NodeReader):
     def file(self, root: yaml.Node | None) -> list[Conversation]:
         if isinstance(root, yaml.SequenceNode) and root.value:
             return [self.conversation(node, f"[{i}]", i) for i, node in enumerate(root.value)]
@@ -125,16 +120,16 @@ class _Reader:
         fields = self.fields(node, where, _CONVERSATION_KEYS)
         steps_node = fields.get("steps")
         if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
-            self.problem(steps_node or node, _join(where, "steps"), "must be a non-empty list of steps")
+            self.problem(steps_node or node, join_key(where, "steps"), "must be a non-empty list of steps")
             steps: list[Step] = []
         else:
-            steps = [self.step(item, f"{_join(where, 'steps')}[{i}]")
+            steps = [self.step(item, f"{join_key(where, 'steps')}[{i}]")
                      for i, item in enumerate(steps_node.value)]
             if steps and steps[0].kind not in ("user", ""):
-                self.problem(steps_node.value[0], f"{_join(where, 'steps')}[0]",
+                self.problem(steps_node.value[0], f"{join_key(where, 'steps')}[0]",
                              f"the first step starts the thread, so it must be `user`, not `{steps[0].kind}`")
-        name = self.scalar(fields.get("name"), _join(where, "name")) or default_name
-        user = self.scalar(fields.get("user"), _join(where, "user"))
+        name = self.scalar(fields.get("name"), join_key(where, "name")) or default_name
+        user = self.scalar(fields.get("user"), join_key(where, "user"))
         return Conversation(str(name), self.path, line, tuple(steps), str(user) if user else None)
 
     def step(self, node: yaml.Node, where: str) -> Step:
@@ -150,7 +145,7 @@ class _Reader:
                          "make them separate steps" if kinds else None)
             return Step("", None, line)
         kind = kinds[0]
-        value = _data(fields[kind])
+        value = node_value(fields[kind])
         self.check_value(kind, value, fields[kind], f"{where}.{kind}")
         expect: dict[str, Any] = {}
         if "expect" in fields:
@@ -158,12 +153,12 @@ class _Reader:
             if isinstance(expect_node, yaml.MappingNode):
                 for key, value_node in self.fields(expect_node, f"{where}.expect",
                                                    tuple(EXPECT_KEYS)).items():
-                    expect[key] = _data(value_node)
+                    expect[key] = node_value(value_node)
                 if isinstance(expect.get("model_input"), dict):
                     for key in expect["model_input"]:
                         if key not in MODEL_INPUT_KEYS:
                             self.problem(expect_node, f"{where}.expect.model_input",
-                                         f"unknown key '{key}'", _hint(key, MODEL_INPUT_KEYS))
+                                         f"unknown key '{key}'", did_you_mean(key, MODEL_INPUT_KEYS, f"expected one of: {', '.join(MODEL_INPUT_KEYS)}"))
             else:
                 self.problem(expect_node, f"{where}.expect", "must be a mapping of expectations")
         return Step(kind, value, line, expect)
@@ -184,43 +179,10 @@ class _Reader:
         elif kind == "retry" and value is not True:
             self.problem(node, where, "write `retry: true`")
 
-    def fields(self, node: yaml.MappingNode, where: str | None,
-               allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
-        found: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            name = str(key_node.value)
-            if name in allowed:
-                found[name] = value_node
-            else:
-                self.problem(key_node, _join(where, name), f"unknown key '{name}'",
-                             _hint(name, allowed))
-        return found
-
     def scalar(self, node: yaml.Node | None, where: str) -> Any:
         if node is None:
             return None
         if isinstance(node, yaml.ScalarNode):
-            return _data(node)
+            return node_value(node)
         self.problem(node, where, "must be a plain value")
         return None
-
-    def problem(self, node: yaml.Node | None, key: str | None, message: str,
-                hint: str | None = None) -> None:
-        mark = node.start_mark if node is not None else None
-        self.problems.append(ConfigProblem(
-            message, file=self.path, line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None, key=key, hint=hint,
-        ))
-
-
-def _data(node: yaml.Node) -> Any:
-    return yaml.SafeLoader("").construct_object(node, deep=True) if node is not None else None
-
-
-def _hint(name: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, allowed, n=1)
-    return f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(allowed)}"
-
-
-def _join(where: str | None, name: str) -> str:
-    return f"{where}.{name}" if where else name

@@ -33,7 +33,6 @@ A step is one of:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ import yaml
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from chatkit_host.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
 from chatkit_host.errors import ConfigError, ConfigProblem
 
 Order = Literal["match", "sequence"]
@@ -169,8 +169,7 @@ def load_script(path: Path) -> Script:
         ) from None
     reader = _Reader(path)
     script = reader.script(root)
-    if reader.problems:
-        raise ConfigError(sorted(reader.problems, key=lambda p: (p.line or 0, p.column or 0)))
+    reader.raise_problems()
     return script
 
 
@@ -185,16 +184,12 @@ def render_arguments(arguments: Any, variables: Mapping[str, Any]) -> Any:
     return arguments
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Builds a `Script` from the composed YAML nodes, collecting problems as it goes.
 
     Walking nodes rather than loaded data is what gives every problem its line and column. Each
     method returns a usable placeholder after a problem, so one pass finds them all.
     """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[ConfigProblem] = []
 
     def script(self, root: yaml.Node | None) -> Script:
         if not isinstance(root, yaml.MappingNode):
@@ -267,7 +262,7 @@ class _Reader:
         partial, color = 0, DEFAULT_IMAGE_COLOR
         if "partial_images" in fields:
             found = fields["partial_images"]
-            value = _value(found) if isinstance(found, yaml.ScalarNode) else None
+            value = node_value(found) if isinstance(found, yaml.ScalarNode) else None
             if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PARTIAL_IMAGES:
                 partial = value
             else:
@@ -295,20 +290,6 @@ class _Reader:
             return
         for index, item in enumerate(node.value):
             yield read(item, f"{where}[{index}]")
-
-    def fields(
-        self, node: yaml.MappingNode, where: str | None, allowed: tuple[str, ...]
-    ) -> dict[str, yaml.Node]:
-        """The mapping's value nodes by key; unknown keys are reported with a did-you-mean."""
-        found: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            name = str(key_node.value)
-            if name in allowed:
-                found[name] = value_node
-            else:
-                hint = _did_you_mean(name, allowed, f"expected one of: {', '.join(allowed)}")
-                self.problem(key_node, _join(where, name), f"unknown key '{name}'", hint)
-        return found
 
     def patterns(self, node: yaml.Node, where: str) -> Iterator[re.Pattern[str]]:
         """`when`: one pattern or a list; "/…/" is a regex, anything else a plain substring."""
@@ -340,14 +321,14 @@ class _Reader:
         """Plain data, with every string turned into a template (rendered on each call)."""
         if isinstance(node, yaml.MappingNode):
             return {
-                str(key.value): self.data(value, _join(where, str(key.value)))
+                str(key.value): self.data(value, join_key(where, str(key.value)))
                 for key, value in node.value
             }
         if isinstance(node, yaml.SequenceNode):
             return [self.data(item, f"{where}[{index}]") for index, item in enumerate(node.value)]
         if node.tag == _STR:
             return self.template(node, where)
-        return _value(node)
+        return node_value(node)
 
     def template(self, node: yaml.Node, where: str) -> jinja2.Template | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
@@ -369,7 +350,7 @@ class _Reader:
             return None
         unknown = meta.find_undeclared_variables(parsed) - set(TEMPLATES.globals)
         for name in sorted(unknown - set(TEMPLATE_VARIABLES)):
-            hint = _did_you_mean(name, TEMPLATE_VARIABLES, f"use {', '.join(TEMPLATE_VARIABLES)}")
+            hint = did_you_mean(name, TEMPLATE_VARIABLES, f"use {', '.join(TEMPLATE_VARIABLES)}")
             self.problem(node, where, f"unknown template variable '{name}'", hint)
         return TEMPLATES.from_string(node.value)
 
@@ -386,43 +367,15 @@ class _Reader:
             return allowed[0]
         if isinstance(node, yaml.ScalarNode) and node.value in allowed:
             return node.value
-        hint = _did_you_mean(str(getattr(node, "value", "")), allowed, None)
+        hint = did_you_mean(str(getattr(node, "value", "")), allowed, None)
         self.problem(node, where, f"must be one of: {', '.join(allowed)}", hint)
         return allowed[0]
 
     def delay(self, node: yaml.Node | None) -> int:
         if node is None:
             return 0
-        value = _value(node) if isinstance(node, yaml.ScalarNode) else None
+        value = node_value(node) if isinstance(node, yaml.ScalarNode) else None
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
         self.problem(node, "delay_ms", "must be a whole number of milliseconds, 0 or more")
         return 0
-
-    def problem(
-        self, node: yaml.Node, key: str | None, message: str, hint: str | None = None
-    ) -> None:
-        mark = node.start_mark
-        self.problems.append(
-            ConfigProblem(
-                message,
-                file=self.path,
-                line=mark.line + 1,
-                column=mark.column + 1,
-                key=key,
-                hint=hint,
-            )
-        )
-
-
-def _value(node: yaml.Node) -> Any:
-    return yaml.SafeLoader("").construct_object(node, deep=True)
-
-
-def _did_you_mean(name: str, choices: tuple[str, ...], otherwise: str | None) -> str | None:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"did you mean '{close[0]}'?" if close else otherwise
-
-
-def _join(where: str | None, name: str) -> str:
-    return f"{where}.{name}" if where else name
