@@ -32,7 +32,6 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from chatkit_host.coalesce import coalesce_text_deltas
 from chatkit_host.context import RequestContext
 from chatkit_host.request_parsing import ParsedOnce
 from chatkit_host.runtime.build import Runtime
@@ -113,8 +112,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             events = stream_agent_response(
                 agent_context, result, converter=image_converter(self.attachments, runtime, agent, context)
             )
-            # Coalesce first: every layer after it then handles one event per flush, not per delta.
-            events = coalesce_text_deltas(events, runtime.config.stream.coalesce_ms)
+            # Text deltas were coalesced as they left the model (runtime/coalesce.py).
             events = watch_turn(ids.rewrite(events), runtime, agent, thread, input_user_message)
             async for event in events:
                 yield event

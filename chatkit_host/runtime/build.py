@@ -21,6 +21,7 @@ from chatkit_host.config.widgets import widget_files, widget_folder
 from chatkit_host.errors import ConfigError, ConfigProblem
 from chatkit_host.refs import referenced_files
 from chatkit_host.runtime.actions import ActionRoutes
+from chatkit_host.runtime.coalesce import coalescing
 from chatkit_host.runtime.code_agents import (
     CodeAgentError, HostModelProvider, clone_agent, code_model, load_agent, wire_handoffs,
 )
@@ -101,6 +102,9 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     forms = FormBook(loaded.config.forms)
     tools = _tools(loaded, problems, widgets, forms)
     agents = _agents(loaded, providers, tools, problems)
+    window = loaded.config.stream.coalesce_ms
+    for agent in agents.values():  # every agent is the host's own copy: wrapping touches no user object
+        agent.model = coalescing(agent.model, window)
     wire_tool_kinds(agents, loaded.config, loaded.base_dir)
     problems += auth_problems(loaded)
     attach_guardrails(loaded, agents, problems)
@@ -110,7 +114,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         raise ConfigError(problems)
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
-        model_provider=HostModelProvider(providers, loaded.config.models.default),
+        model_provider=HostModelProvider(providers, loaded.config.models.default, window),
         widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, tools, widgets, forms),
         tracing=build_tracing(loaded), entities=entities,
     )

@@ -20,6 +20,7 @@ from agents import Agent, Handoff, ModelSettings, Tool
 from agents.models.interface import Model, ModelProvider
 
 from chatkit_host.refs import UnresolvedReference, resolve
+from chatkit_host.runtime.coalesce import coalescing
 from chatkit_host.runtime.models import resolve_model
 
 
@@ -126,8 +127,8 @@ class HostModelProvider(ModelProvider):
     """Resolves model names the SDK finds on agents at run time (a code agent reached through a
     handoff says `gpt-4.1`) through the host's providers, so one config decides every model."""
 
-    def __init__(self, providers: Mapping[str, ModelProvider], default: str):
-        self.providers, self.default = providers, default
+    def __init__(self, providers: Mapping[str, ModelProvider], default: str, coalesce_ms: float = 0):
+        self.providers, self.default, self.coalesce_ms = providers, default, coalesce_ms
 
     def get_model(self, model_name: str | None) -> Model:
-        return resolve_model(model_name or self.default, self.providers)
+        return coalescing(resolve_model(model_name or self.default, self.providers), self.coalesce_ms)
