@@ -21,6 +21,7 @@ from litestar.response import Stream
 from pydantic import ValidationError
 
 from chatkit_host import faults, preflight
+from chatkit_host.heap import freeze_startup_heap
 from chatkit_host.entities_routes import entity_routes
 from chatkit_host.host import Host
 from chatkit_host.observe_http import metrics_routes, observe_requests
@@ -58,6 +59,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
 
             watcher = ConfigWatcher(host)
             await watcher.start()
+        freeze_startup_heap()
         try:
             yield
         finally:

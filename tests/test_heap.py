@@ -1,0 +1,42 @@
+"""The startup heap is kept out of full garbage collections, and a reload does not pin the runtime
+it retires (chatkit_host/heap.py)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+
+from litestar.testing import AsyncTestClient
+
+from chatkit_host.app import create_app
+from chatkit_host.config.loader import load_config
+from chatkit_host.heap import freeze_startup_heap
+from chatkit_host.host import Host
+from chatkit_host.runtime.build import build_runtime
+from projects import base_config, write_project
+
+
+async def test_a_serving_app_freezes_its_startup_heap(tmp_path: Path) -> None:
+    host = Host(build_runtime(load_config(write_project(tmp_path, base_config()), environ={})))
+    try:
+        async with AsyncTestClient(create_app(host)) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_a_reload_frees_the_runtime_frozen_at_start(tmp_path: Path) -> None:
+    path = write_project(tmp_path, base_config())
+    host = Host(build_runtime(load_config(path, environ={})))
+    # Agents hold each other through their handoffs: only the cyclic collector frees them.
+    retired = weakref.ref(host.runtime.entry)
+    try:
+        freeze_startup_heap()
+        host.swap(build_runtime(load_config(path, environ={})))
+        gc.collect()
+        assert retired() is None
+        assert host.reloads == 1
+    finally:
+        gc.unfreeze()
