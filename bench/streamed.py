@@ -22,6 +22,10 @@ from bench.stats import percentile
 WORDS = 200
 REPLY = " ".join(f"word{n}" for n in range(WORDS))
 SCRIPT: dict[str, Any] = {"replies": [{"steps": [{"say": REPLY}]}], "stream": "word"}
+PACE_MS = 5
+PACED_SCRIPT: dict[str, Any] = {**SCRIPT, "delay_ms": PACE_MS}
+"""The same reply from a model that pauses between deltas (200 a second, a fast hosted model's
+pace): a flush window then merges a few deltas, not the whole reply."""
 
 
 @dataclass
