@@ -61,7 +61,7 @@ class Host:
         if files is not None:
             self.attachments = HostAttachments.open(files, loaded.base_dir, loaded.path, self._store)
         self._server = HostServer(self._store, lambda: self.runtime, self.attachments)
-        self._turns = turn_locks_for(self._store.engine, loaded.config.server)
+        self._turns = turn_locks_for(self._store, loaded.config.server)
 
     async def stop(self) -> None:
         if self._turns is not None:

@@ -31,13 +31,14 @@ from typing import Any
 
 from chatkit.server import StreamingResult
 from chatkit.types import ChatKitReq, is_streaming_req
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from chatkit_host.config.models import ServerConfig
 from chatkit_host.preflight import RequestRefused
-from chatkit_host.storage.engine import POSTGRES_CONNECT_TIMEOUT, SQLITE_BEGIN_OPTION, is_in_memory
+from chatkit_host.storage.engine import POSTGRES_CONNECT_TIMEOUT, is_in_memory
+from chatkit_host.storage.store import SQLStore
 
 logger = logging.getLogger("chatkit_host.turns")
 
@@ -191,13 +192,14 @@ def _turn_thread(request: ChatKitReq) -> str | None:
     return thread_id if isinstance(thread_id, str) else None
 
 
-def turn_locks_for(engine: AsyncEngine, config: ServerConfig) -> TurnLocks:
+def turn_locks_for(store: SQLStore, config: ServerConfig) -> TurnLocks:
     """The kind of lease the store's database supports."""
+    engine = store.engine
     if is_in_memory(engine):
         return LocalTurnLocks(config)
     if engine.dialect.name == "postgresql":
         return PostgresTurnLocks(engine, config)
-    return SQLiteTurnLocks(engine, config)
+    return SQLiteTurnLocks(store, config)
 
 
 class LocalTurnLocks(TurnLocks):
@@ -258,46 +260,56 @@ class PostgresTurnLocks(TurnLocks):
         await self._engine.dispose()
 
 
-class SQLiteTurnLocks(TurnLocks):
-    """Lease rows in the store's own file, renewed while held; works across processes."""
+_CREATE_LEASES = text(
+    "CREATE TABLE IF NOT EXISTS chatkit_turn_leases (thread_id TEXT PRIMARY KEY, "
+    "holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, expires_at REAL NOT NULL)"
+)
+_LEASE_OF = text("SELECT host, pid, expires_at FROM chatkit_turn_leases WHERE thread_id = :t")
+_TAKE_LEASE = text("INSERT OR REPLACE INTO chatkit_turn_leases VALUES (:t, :h, :host, :pid, :e)")
+_RENEW_LEASE = text(
+    "UPDATE chatkit_turn_leases SET expires_at = :e WHERE thread_id = :t AND holder = :h"
+)
+_DROP_LEASE = text("DELETE FROM chatkit_turn_leases WHERE thread_id = :t AND holder = :h")
 
-    def __init__(self, engine: AsyncEngine, config: ServerConfig):
+
+class SQLiteTurnLocks(TurnLocks):
+    """Lease rows in the store's own file, renewed while held; works across processes.
+
+    Lease writes queue with the store's writes (`SQLStore.write_transaction`): on a connection of
+    their own they met the store's writer in SQLite's busy handler, which sleeps while the lock is
+    free — a follow-up turn's p99 time to first event was 130-450 ms against 30-60 ms (issue 10).
+    """
+
+    def __init__(self, store: SQLStore, config: ServerConfig):
         super().__init__(config)
-        self._engine = engine
+        self._store = store
         self._ready = False
         self._host = socket.gethostname()
         self._pid = os.getpid()
 
     async def try_lease(self, thread_id: str) -> Lease | None:
         holder = uuid.uuid4().hex
-        async with self._writing() as connection:
+
+        def take(connection: Connection) -> bool:
             if not self._ready:
-                await connection.execute(text(
-                    "CREATE TABLE IF NOT EXISTS chatkit_turn_leases (thread_id TEXT PRIMARY KEY, "
-                    "holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, "
-                    "expires_at REAL NOT NULL)"
-                ))
-            row = (await connection.execute(
-                text("SELECT host, pid, expires_at FROM chatkit_turn_leases WHERE thread_id = :t"),
-                {"t": thread_id},
-            )).first()
+                connection.execute(_CREATE_LEASES)
+            row = connection.execute(_LEASE_OF, {"t": thread_id}).first()
             if row is not None and not self._abandoned(*row):
-                return None
-            await connection.execute(
-                text("INSERT OR REPLACE INTO chatkit_turn_leases VALUES (:t, :h, :host, :pid, :e)"),
-                {"t": thread_id, "h": holder, "host": self._host, "pid": self._pid,
-                 "e": time.time() + LEASE_SECONDS},
-            )
+                return False
+            connection.execute(_TAKE_LEASE, {"t": thread_id, "h": holder, "host": self._host,
+                                             "pid": self._pid, "e": time.time() + LEASE_SECONDS})
+            return True
+
+        if not await self._store.write_transaction(take):
+            return None
         self._ready = True
         renewal = asyncio.create_task(self._renew(thread_id, holder))
 
         async def release() -> None:
             renewal.cancel()
-            async with self._writing() as connection:
-                await connection.execute(
-                    text("DELETE FROM chatkit_turn_leases WHERE thread_id = :t AND holder = :h"),
-                    {"t": thread_id, "h": holder},
-                )
+            await self._store.write_transaction(
+                lambda connection: connection.execute(_DROP_LEASE, {"t": thread_id, "h": holder})
+            )
 
         return Lease(release)
 
@@ -311,21 +323,11 @@ class SQLiteTurnLocks(TurnLocks):
         while True:
             await asyncio.sleep(LEASE_SECONDS / 3)
             try:
-                async with self._writing() as connection:
-                    await connection.execute(
-                        text("UPDATE chatkit_turn_leases SET expires_at = :e "
-                             "WHERE thread_id = :t AND holder = :h"),
-                        {"t": thread_id, "h": holder, "e": time.time() + LEASE_SECONDS},
-                    )
+                await self._store.write_transaction(lambda connection: connection.execute(
+                    _RENEW_LEASE, {"t": thread_id, "h": holder, "e": time.time() + LEASE_SECONDS}
+                ))
             except Exception:
                 logger.warning("could not renew the turn lease of %s", thread_id, exc_info=True)
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as connection:
-            connection = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            async with connection.begin():
-                yield connection
 
 
 def _pg_key(thread_id: str) -> int:

@@ -509,6 +509,12 @@ class SQLStore(Store[RequestContext]):
 
         return await self._read(read)
 
+    async def write_transaction(self, body: Callable[[Connection], T]) -> T:
+        """``body(connection)`` in a write transaction queued with the store's own writes (on a
+        SQLite file, on its one writer thread): for state kept beside the store's tables, which
+        would otherwise wait in SQLite's busy handler behind them."""
+        return await self._write(body)
+
     # --- plumbing -----------------------------------------------------------------------------
 
     def _insert(self, table: Table) -> Any:
