@@ -68,6 +68,7 @@ def run_streamed(settings: Settings, work: Path, report: Report) -> None:
     project = write_project(work / "streamed", streamed.SCRIPT)
     off = write_project(work / "streamed-off", streamed.SCRIPT, coalesce_ms=0)
     rounds: dict[str, list[streamed.Round]] = {}
+    follow_ups: dict[str, list[streamed.Round]] = {}
     with ExitStack() as stack:
         servers = stack.enter_context(running(project))
         servers[OFF] = stack.enter_context(running(off, ("host",)))["host"]
@@ -78,6 +79,12 @@ def run_streamed(settings: Settings, work: Path, report: Report) -> None:
                                                     settings.turns))
             rounds.setdefault(side, []).append(result)
             _progress(f"streamed {side}: {result.turns_per_s:.1f} turns/s")
+            if side == OFF:
+                continue
+            result = asyncio.run(streamed.run_round(servers[side], settings.concurrency,
+                                                    settings.turns, follow_up=True))
+            follow_ups.setdefault(side, []).append(result)
+            _progress(f"streamed follow-ups {side}: {result.turns_per_s:.1f} turns/s")
 
     def figure(side: str, pick: Callable[[streamed.Round], float]) -> float:
         return median([pick(r) for r in rounds[side]])
@@ -99,6 +106,17 @@ def run_streamed(settings: Settings, work: Path, report: Report) -> None:
     report.add(section, "server CPU per turn, host with `coalesce_ms: 0`",
                figure(OFF, lambda r: r.cpu_ms_per_turn),
                figure("baseline", lambda r: r.cpu_ms_per_turn), "ms", False)
+    section = f"(a) follow-up turns: the next message on each of {settings.concurrency} threads"
+    followed = {side: median([r.first_p99_ms for r in follow_ups[side]]) for side in follow_ups}
+    for label, pick, unit, higher in (
+        ("turns per second", lambda r: r.turns_per_s, "/s", True),
+        ("time to first event p50", lambda r: r.first_p50_ms, "ms", False),
+        ("time to first event p99", lambda r: r.first_p99_ms, "ms", False),
+        ("time to last event p99", lambda r: r.last_p99_ms, "ms", False),
+        ("server CPU per turn", lambda r: r.cpu_ms_per_turn, "ms", False),
+    ):
+        report.add(section, label, median([pick(r) for r in follow_ups["host"]]),
+                   median([pick(r) for r in follow_ups["baseline"]]), unit, higher)
     run_paced(settings, work, report)
     speed = figure("host", lambda r: r.turns_per_s) / figure("baseline", lambda r: r.turns_per_s)
     report.check("streamed-turn throughput ≥ 1.5× baseline", speed >= 1.5, f"{speed:.2f}×")
@@ -106,6 +124,9 @@ def run_streamed(settings: Settings, work: Path, report: Report) -> None:
     first = (figure("host", lambda r: r.first_p99_ms), figure("baseline", lambda r: r.first_p99_ms))
     report.check("p99 time to first event no worse than baseline", first[0] <= first[1],
                  f"{first[0]:.0f} ms vs {first[1]:.0f} ms")
+    report.check("p99 time to first event of follow-up turns no worse than baseline",
+                 followed["host"] <= followed["baseline"],
+                 f"{followed['host']:.0f} ms vs {followed['baseline']:.0f} ms")
 
 
 def run_paced(settings: Settings, work: Path, report: Report) -> None:

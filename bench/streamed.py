@@ -40,22 +40,34 @@ class Round:
     """Server CPU time (all threads) per turn: steadier than wall time on a noisy machine."""
 
 
-def _body(text: str) -> bytes:
+def _body(text: str, thread_id: str | None = None) -> bytes:
+    """A new thread's first message, or with ``thread_id`` the next message on that thread."""
     user_input = {"content": [{"type": "input_text", "text": text}], "attachments": [],
                   "inference_options": {}}
-    return json.dumps({"type": "threads.create", "params": {"input": user_input}}).encode()
+    if thread_id is None:
+        return json.dumps({"type": "threads.create", "params": {"input": user_input}}).encode()
+    return json.dumps({"type": "threads.add_user_message",
+                       "params": {"thread_id": thread_id, "input": user_input}}).encode()
 
 
-async def _turn(client: httpx.AsyncClient, url: str) -> tuple[float, float]:
+async def _turn(client: httpx.AsyncClient, url: str, body: bytes) -> tuple[float, float]:
     started = time.perf_counter()
     first = None
-    async with client.stream("POST", url, content=_body("hello")) as response:
+    async with client.stream("POST", url, content=body) as response:
         response.raise_for_status()
         async for _ in response.aiter_raw():
             if first is None:
                 first = time.perf_counter()
     last = time.perf_counter()
     return (first or last) - started, last - started
+
+
+async def _new_thread(client: httpx.AsyncClient, url: str) -> str:
+    async with client.stream("POST", url, content=_body("hello")) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and '"thread.created"' in line:
+                return json.loads(line[6:])["thread"]["id"]
+    raise AssertionError("the stream had no thread.created event")
 
 
 async def check_reply(server: Server) -> int:
@@ -76,21 +88,26 @@ async def check_reply(server: Server) -> int:
     return events
 
 
-async def run_round(server: Server, concurrency: int, turns: int) -> Round:
-    """``turns`` turns spread over ``concurrency`` concurrent conversations."""
+async def run_round(server: Server, concurrency: int, turns: int, follow_up: bool = False) -> Round:
+    """``turns`` turns spread over ``concurrency`` concurrent conversations: each turn a new
+    thread, or with ``follow_up`` the next message on the conversation's thread (which the turn
+    before it answered: history loaded, the thread leased for the turn)."""
     events = await check_reply(server)
     timings: list[tuple[float, float]] = []
     remaining = iter(range(turns))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: httpx.AsyncClient, thread_id: str | None) -> None:
         for _ in remaining:
-            timings.append(await _turn(client, server.url))
+            timings.append(await _turn(client, server.url, _body("hello", thread_id)))
 
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        threads: list[str | None] = [None] * concurrency
+        if follow_up:  # started before the clock
+            threads = list(await asyncio.gather(*(_new_thread(client, server.url) for _ in threads)))
         cpu = server.cpu_seconds()
         started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(client, thread_id) for thread_id in threads))
         elapsed = time.perf_counter() - started
         cpu = server.cpu_seconds() - cpu
     first = [f * 1000 for f, _ in timings]
