@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from chatkit_host.commands.lazy import LazyGroup
 from chatkit_host.config.loader import LoadedConfig, load_config
 from chatkit_host.config.models import json_schema
 from chatkit_host.errors import ConfigError
@@ -27,7 +28,17 @@ CONFIG_OPTION = click.option(
 )
 
 
-@click.group()
+# Commands that live in their own modules, one line each: imported only when run.
+COMMAND_MODULES = {
+    "test": "chatkit_host.commands.conversations:test_command",
+    "graph": "chatkit_host.commands.graph:graph_command",
+    "import": "chatkit_host.commands.importer:import_group",
+    "widgets": "chatkit_host.commands.widgets:widgets",
+    "chat": "chatkit_host.commands.chat:chat_command",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMAND_MODULES)
 @click.version_option(package_name="chatkit-host")
 def main() -> None:
     """A ChatKit backend from chatkit.yaml: agents, tools, widgets and storage, declared."""
@@ -158,21 +169,3 @@ def _is_loopback(host: str) -> bool:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-# Commands that live in their own modules register here, one line each.
-from chatkit_host.commands.conversations import test_command  # noqa: E402
-
-main.add_command(test_command)
-from chatkit_host.commands.graph import graph_command  # noqa: E402
-
-main.add_command(graph_command)
-from chatkit_host.commands.importer import import_group  # noqa: E402
-
-main.add_command(import_group)
-from chatkit_host.commands.widgets import widgets as widgets_group  # noqa: E402
-
-main.add_command(widgets_group)
-from chatkit_host.commands.chat import chat_command  # noqa: E402
-
-main.add_command(chat_command)
