@@ -18,7 +18,7 @@ class JwtConfig(BaseModel):
     from `jwks_url` (fetched and cached) or `jwks_file`.
     """
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     algorithm: Literal["HS256", "RS256"] = "RS256"
     """Signature algorithm. Tokens signed any other way (including `none`) are refused."""

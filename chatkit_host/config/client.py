@@ -16,7 +16,7 @@ CHATKIT_JS_CDN = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PlaygroundConfig(_Strict):

@@ -16,7 +16,7 @@ EntityField = Literal["id", "title", "group", "icon", "interactive", "data"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class EntityPreview(_Strict):

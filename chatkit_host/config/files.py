@@ -32,7 +32,7 @@ def duration_seconds(value: int | str) -> int:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FilesConfig(_Strict):

@@ -14,7 +14,7 @@ DEFAULT_MESSAGE = "Sorry, I can't help with that request."
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModerationCheck(_Strict):

@@ -13,9 +13,11 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
+from pydantic.json_schema import GenerateJsonSchema
 
 from chatkit_host.config.auth import AuthMode, JwtConfig
 from chatkit_host.config.client import ClientConfig
+from chatkit_host.config.docstrings import DocumentedSchema
 from chatkit_host.config.entities import EntitiesConfig
 from chatkit_host.config.guardrails import GuardrailsConfig
 from chatkit_host.config.observability import ObservabilityConfig
@@ -38,7 +40,7 @@ INSTRUCTIONS_FILE = re.compile(r"^[\w./-]+\.(md|txt|j2|jinja|jinja2)$")
 class Strict(BaseModel):
     """Base for every config section: unknown keys are errors, fields are documented."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServerConfig(Strict):
@@ -257,7 +259,6 @@ class ChatKitConfig(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        use_attribute_docstrings=True,
         frozen=True,
         json_schema_extra={"$id": SCHEMA_ID, "title": "chatkit.yaml"},
     )
@@ -312,7 +313,11 @@ class ChatKitConfig(Strict):
         return self.entry or next(iter(self.agents))
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of chatkit.yaml, as written to `schemas/chatkit.schema.json`."""
-    schema = ChatKitConfig.model_json_schema(mode="validation")
+def json_schema(*, descriptions: bool = True) -> dict[str, Any]:
+    """The JSON Schema of chatkit.yaml, as written to `schemas/chatkit.schema.json`.
+
+    Without `descriptions` it validates the same and is quicker to make (no source to read).
+    """
+    generator = DocumentedSchema if descriptions else GenerateJsonSchema
+    schema = ChatKitConfig.model_json_schema(mode="validation", schema_generator=generator)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -9,7 +9,7 @@ class StreamConfig(BaseModel):
     """How assistant text is streamed to the client."""
 
     # The settings of `models.Strict`, repeated: models.py imports this module.
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     coalesce_ms: float = Field(20, ge=0, le=1000)
     """Text deltas that arrive within this many milliseconds of the first are sent as one event:

@@ -56,7 +56,7 @@ def parameters_schema(parameters: Parameters) -> dict[str, Any]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _WithParameters(_Strict):

@@ -20,7 +20,7 @@ WIDGET_SUFFIXES = (".widget", ".json")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class WidgetsConfig(_Strict):
