@@ -7,8 +7,6 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from chatkit_host.auth.jwks import FileKeys, KeysUnavailable
-from chatkit_host.auth.jwt_tokens import JwtVerifier, TokenRefused
 from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.models import AuthConfig
 from chatkit_host.context import RequestContext
@@ -24,7 +22,12 @@ class Authenticator:
         self._config = config
         # Compare as bytes with compare_digest: token checks must not leak timing.
         self._tokens = [(token.encode(), user) for token, user in tokens.items()]
-        self._jwt = JwtVerifier(config.jwt, base_dir or Path.cwd()) if config.jwt else None
+        self._jwt = None
+        if config.jwt:
+            # PyJWT and cryptography are only loaded for auth.mode jwt.
+            from chatkit_host.auth.jwt_tokens import JwtVerifier
+
+            self._jwt = JwtVerifier(config.jwt, base_dir or Path.cwd())
 
     async def authenticate(self, authorization: str | None) -> RequestContext | None:
         """The caller, or None when the header is missing or names nobody (the app answers 401)."""
@@ -47,6 +50,8 @@ class Authenticator:
         return RequestContext(user_id=user) if user else None
 
     async def _verified(self, token: str) -> RequestContext | None:
+        from chatkit_host.auth.jwt_tokens import TokenRefused
+
         assert self._jwt is not None  # AuthConfig requires auth.jwt with mode jwt
         try:
             return await self._jwt.verify(token)
@@ -61,6 +66,8 @@ def auth_problems(loaded: LoadedConfig) -> list[ConfigProblem]:
     jwt_config = loaded.config.auth.jwt
     if loaded.config.auth.mode != "jwt" or jwt_config is None or not jwt_config.jwks_file:
         return []
+    from chatkit_host.auth.jwks import FileKeys, KeysUnavailable
+
     try:
         keys = FileKeys(loaded.base_dir / jwt_config.jwks_file).load()
     except KeysUnavailable as error:
