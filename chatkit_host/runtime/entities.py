@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import httpx
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
@@ -163,6 +162,8 @@ class HttpSource:
         assert http is not None
         url = http.url.format(query=quote(query, safe=""), user=quote(context.user_id, safe=""))
         limit = int(http.max_response_bytes)
+        import httpx  # loaded by the first search of an http source, not by every project
+
         async with httpx.AsyncClient(timeout=http.timeout, follow_redirects=False) as client:
             async with client.stream("GET", url, headers=http.headers) as response:
                 response.raise_for_status()
@@ -173,7 +174,7 @@ class HttpSource:
         return _entities([_mapped(item, http) for item in results], self.config)
 
 
-async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+async def _read_at_most(response: Any, limit: int) -> bytes:
     body = b""
     async for chunk in response.aiter_bytes():
         body += chunk

@@ -15,11 +15,17 @@ from agents import Agent, Tool
 from chatkit_host.config.models import ChatKitConfig, ToolConfig
 from chatkit_host.runtime.client_tools import build_client_tool, stop_at_client_tools
 from chatkit_host.runtime.hosted_tools import build_hosted_tool
-from chatkit_host.runtime.http_tools import build_http_tool
-from chatkit_host.runtime.mcp_tools import build_mcp_server
+
+
+def _http_tool(name: str, config: ToolConfig) -> Tool:
+    # httpx is loaded with the first http tool, not by every project.
+    from chatkit_host.runtime.http_tools import build_http_tool
+
+    return build_http_tool(name, config)
+
 
 _BUILDERS: dict[str, Callable[[str, ToolConfig], Tool]] = {
-    "http": build_http_tool,
+    "http": _http_tool,
     "client": build_client_tool,
     "hosted": lambda name, config: build_hosted_tool(config),
 }
@@ -50,5 +56,7 @@ def wire_tool_kinds(agents: Mapping[str, Agent], config: ChatKitConfig, base_dir
                     or f"Ask the {tool.agent} agent.",
                 ))
             elif tool.mcp is not None:
+                from chatkit_host.runtime.mcp_tools import build_mcp_server
+
                 agent.mcp_servers.append(build_mcp_server(tool_name, tool.mcp, base_dir))
     stop_at_client_tools(agents, config.tools, {name: spec.tools for name, spec in config.agents.items()})
