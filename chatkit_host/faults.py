@@ -9,6 +9,7 @@ replaces dead connections, so no restart is needed).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,26 +19,13 @@ from litestar import Request, Response
 from litestar.exceptions.responses import create_exception_response
 from sqlalchemy import exc as sa
 
+from chatkit_host.storage.engine import is_postgresql_url
 from chatkit_host.storage.store import SQLStore
 
 logger = logging.getLogger("chatkit_host.faults")
 
 RETRY_AFTER_SECONDS = 2
 """Sent as `Retry-After` with a 503: a restart usually takes a few seconds."""
-
-_DRIVER_OUTAGES: tuple[type[Exception], ...] = ()
-try:  # asyncpg is optional at import time: SQLite-only installs need not have it
-    import asyncpg
-
-    _DRIVER_OUTAGES = (
-        asyncpg.PostgresConnectionError,  # connection refused, lost, cannot connect now
-        asyncpg.InterfaceError,  # "connection is closed" on a connection the server dropped
-        asyncpg.exceptions.AdminShutdownError,  # "terminating connection due to administrator command"
-        asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up"
-    )
-except ImportError:  # pragma: no cover
-    pass
-
 
 def is_store_outage(error: BaseException) -> bool:
     """True when ``error`` says the database is unreachable (not that a query was wrong)."""
@@ -46,10 +34,28 @@ def is_store_outage(error: BaseException) -> bool:
     if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
         return True
     cause = getattr(error, "orig", None) or error
-    if _DRIVER_OUTAGES and isinstance(cause, _DRIVER_OUTAGES):
+    if isinstance(cause, _driver_outages()):
         return True
     # Refused or reset sockets, and connect timeouts, before SQLAlchemy wraps anything.
     return isinstance(cause, (ConnectionError, TimeoutError))
+
+
+def _driver_outages() -> tuple[type[Exception], ...]:
+    """asyncpg's outage errors, once asyncpg is loaded: only a PostgreSQL store loads it, and
+    without it no asyncpg error can happen, so a SQLite-only process never imports it for this."""
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None:
+        return ()
+    return _asyncpg_outages(asyncpg)
+
+
+def _asyncpg_outages(asyncpg: Any) -> tuple[type[Exception], ...]:
+    return (
+        asyncpg.PostgresConnectionError,  # connection refused, lost, cannot connect now
+        asyncpg.InterfaceError,  # "connection is closed" on a connection the server dropped
+        asyncpg.exceptions.AdminShutdownError,  # "terminating connection due to administrator command"
+        asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up"
+    )
 
 
 def log_outage(error: BaseException) -> None:
@@ -74,13 +80,23 @@ def _answer_outage(request: Request[Any, Any, Any], error: Exception) -> Respons
     return create_exception_response(request, error)  # Litestar's own 500, as without the handler
 
 
-OUTAGE_HANDLERS: dict[type[Exception], Callable[[Request[Any, Any, Any], Exception], Response[Any]]] = {
-    error: _answer_outage
-    for error in (sa.DBAPIError, sa.TimeoutError, ConnectionError, TimeoutError, *_DRIVER_OUTAGES)
-}
-"""Litestar `exception_handlers` for routes that leave store errors to Litestar (the file routes):
-an outage answers as on the ChatKit endpoint. Per route, not app-wide: a tool or entity source
-that cannot reach its own server must not be reported as a store outage."""
+OutageHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
+
+
+def outage_handlers(store_url: str) -> dict[type[Exception], OutageHandler]:
+    """Litestar `exception_handlers` for routes that leave store errors to Litestar (the file routes):
+    an outage answers as on the ChatKit endpoint. Per route, not app-wide: a tool or entity source
+    that cannot reach its own server must not be reported as a store outage. asyncpg's errors are
+    keyed only for a PostgreSQL store (the routes are made before the store opens and loads it)."""
+    errors: tuple[type[Exception], ...] = (sa.DBAPIError, sa.TimeoutError, ConnectionError, TimeoutError)
+    if is_postgresql_url(store_url):
+        try:
+            import asyncpg
+        except ImportError:  # opening the store says what to install
+            pass
+        else:
+            errors += _asyncpg_outages(asyncpg)
+    return {error: _answer_outage for error in errors}
 
 
 class StoreOutageStream(StreamingResult):

@@ -25,7 +25,7 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 
-from chatkit_host.faults import OUTAGE_HANDLERS
+from chatkit_host.faults import outage_handlers
 from chatkit_host.sniff import sniff
 from chatkit_host.storage.attachments import PREVIEWABLE, HostAttachments, UploadRefused
 
@@ -49,7 +49,9 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
         return host.attachments
 
     # Routes that read or write the store answer its outage with the ChatKit endpoint's 503.
-    @post(base, status_code=200, request_max_body_size=limit, exception_handlers=OUTAGE_HANDLERS)
+    outages = outage_handlers(host.runtime.config.store.url)
+
+    @post(base, status_code=200, request_max_body_size=limit, exception_handlers=outages)
     async def direct_upload(request: Request) -> Response:
         context = await host.authenticator.authenticate(request.headers.get("authorization"))
         if context is None:
@@ -63,7 +65,7 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
 
     @route(f"{base}/{{attachment_id:str}}/upload", http_method=["POST", "PUT"], status_code=200,
-           request_max_body_size=limit, exception_handlers=OUTAGE_HANDLERS)
+           request_max_body_size=limit, exception_handlers=outages)
     async def announced_upload(request: Request) -> Response:
         attachment_id = request.path_params["attachment_id"]
         store = attachments()
@@ -79,7 +81,7 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
             return _error(404, "not_found", f"attachment {attachment_id} not found")
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
 
-    @get(f"{base}/{{attachment_id:str}}", exception_handlers=OUTAGE_HANDLERS)
+    @get(f"{base}/{{attachment_id:str}}", exception_handlers=outages)
     async def download(request: Request) -> Response:
         attachment_id = request.path_params["attachment_id"]
         context = await host.authenticator.authenticate(request.headers.get("authorization"))

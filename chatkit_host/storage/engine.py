@@ -72,9 +72,15 @@ def engine_for_url(url: str, *, base_dir: Path | None = None) -> AsyncEngine:
         return _memory_engine(rest)
     if scheme in _SQLITE_SCHEMES:
         return _sqlite_engine(_sqlite_path(rest, base_dir))
-    if scheme in _POSTGRES_SCHEMES or scheme.startswith("postgresql+"):
+    if is_postgresql_url(url):
         return _postgres_engine(url)
     raise _unsupported(f"unsupported scheme '{scheme}://'")
+
+
+def is_postgresql_url(url: str) -> bool:
+    """Whether ``url`` names a PostgreSQL database (``postgresql://``, ``postgres://``, …)."""
+    scheme = url.partition("://")[0].lower()
+    return scheme in _POSTGRES_SCHEMES or scheme.startswith("postgresql+")
 
 
 def is_in_memory(engine: AsyncEngine) -> bool:
