@@ -22,7 +22,7 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -519,7 +519,12 @@ class SQLStore(Store[RequestContext]):
 
     def _insert(self, table: Table) -> Any:
         """An INSERT supporting ``on_conflict_do_update`` in this database's dialect."""
-        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+        if self._dialect == "postgresql":
+            # Loaded with a PostgreSQL engine anyway; a SQLite store need not load it.
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     async def _read(self, body: Callable[[Connection], T]) -> T:
         """``body(connection)`` in a transaction, for reads."""
