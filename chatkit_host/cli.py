@@ -6,11 +6,11 @@ import ipaddress
 import json
 import os
 import sys
-from importlib import resources
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 from chatkit_host.commands.lazy import LazyGroup
 from chatkit_host.config.loader import LoadedConfig, load_config
@@ -18,8 +18,24 @@ from chatkit_host.config.models import json_schema
 from chatkit_host.errors import ConfigError
 from chatkit_host.runtime.build import Runtime, build_runtime
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    # rich is for validate's and init's styled output; serve's one line does not need it.
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+
+
+def out() -> Console:
+    return _console(False)
+
+
+def err() -> Console:
+    return _console(True)
 
 CONFIG_OPTION = click.option(
     "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -50,7 +66,7 @@ def validate(config_path: Path) -> None:
     """Check the configuration and everything it uses; no network or model call."""
     runtime = _build_or_exit(config_path)
     config = runtime.config
-    out.print(
+    out().print(
         f"[green]✓[/] {config_path} is valid: {len(config.agents)} agent(s), "
         f"{len(config.tools)} tool(s), entry agent '{config.entry_agent}'."
     )
@@ -79,8 +95,9 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     port = server.port if port is None else port
     workers = workers or server.workers
     _refuse_open_host_without_auth(runtime, host)
-    out.print(
-        f"chatkit-host: serving [bold]{config_path}[/] at http://{_url_host(host)}:{port}{server.path} "
+    click.echo(
+        f"chatkit-host: serving {click.style(str(config_path), bold=True)} at "
+        f"http://{_url_host(host)}:{port}{server.path} "
         f"({len(runtime.config.agents)} agent(s), entry '{runtime.config.entry_agent}', "
         f"{workers} worker(s){', reloading on change' if reload else ''})"
     )
@@ -99,6 +116,8 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 def init(directory: Path) -> None:
     """Write a working starter project (offline demo model) into DIRECTORY."""
+    from importlib import resources
+
     scaffold = resources.files("chatkit_host") / "scaffold"
     files = {
         "chatkit.yaml": (scaffold / "chatkit.yaml").read_text(),
@@ -108,14 +127,14 @@ def init(directory: Path) -> None:
     }
     existing = [name for name in files if (directory / name).exists()]
     if existing:
-        err.print(f"Error: {directory} already has {', '.join(existing)}; nothing was written.")
+        err().print(f"Error: {directory} already has {', '.join(existing)}; nothing was written.")
         sys.exit(1)
     for name, text in files.items():
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        out.print(f"  wrote {path}")
-    out.print(f"Next: cd {directory} && chatkit-host serve")
+        out().print(f"  wrote {path}")
+    out().print(f"Next: cd {directory} && chatkit-host serve")
 
 
 @main.command()
@@ -132,7 +151,7 @@ def schema(markdown: bool) -> None:
 
 def _build_or_exit(config_path: Path) -> Runtime:
     if not config_path.is_file():
-        err.print(f"Error: {config_path} not found (hint: `chatkit-host init` writes a starter project)")
+        err().print(f"Error: {config_path} not found (hint: `chatkit-host init` writes a starter project)")
         sys.exit(1)
     loaded: LoadedConfig | None = None
     try:
@@ -141,8 +160,8 @@ def _build_or_exit(config_path: Path) -> Runtime:
     except ConfigError as error:
         count = len(error.problems)
         for problem in error.problems:
-            err.print(f"Error: {problem.render(Path.cwd())}", soft_wrap=True, markup=False)
-        err.print(f"{count} problem(s) in {config_path}; the host was not started.")
+            err().print(f"Error: {problem.render(Path.cwd())}", soft_wrap=True, markup=False)
+        err().print(f"{count} problem(s) in {config_path}; the host was not started.")
         sys.exit(1)
 
 
@@ -150,7 +169,7 @@ def _refuse_open_host_without_auth(runtime: Runtime, host: str) -> None:
     config = runtime.config
     if config.auth.mode != "none" or config.server.public_without_auth or _is_loopback(host):
         return
-    err.print(
+    err().print(
         f"Error: refusing to serve {host} with auth.mode: none — anyone who can reach it would be "
         "one shared user (hint: set auth.mode: bearer, bind 127.0.0.1, or set "
         "server.public_without_auth: true)"
