@@ -101,15 +101,16 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         f"({len(runtime.config.agents)} agent(s), entry '{runtime.config.entry_agent}', "
         f"{workers} worker(s){', reloading on change' if reload else ''})"
     )
+    # ws="none": the host has no websocket route, and uvicorn would load a websocket implementation.
     if workers == 1:
         uvicorn.run(create_app(Host(runtime), reload=reload), host=host, port=port, log_level=log_level,
-                    timeout_graceful_shutdown=5)
+                    timeout_graceful_shutdown=5, ws="none")
         return
     # Worker processes each build their own app from the same file.
     os.environ[CONFIG_ENV] = str(config_path.resolve())
     os.environ[RELOAD_ENV] = "1" if reload else ""
     uvicorn.run("chatkit_host.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, timeout_graceful_shutdown=5)
+                workers=workers, log_level=log_level, timeout_graceful_shutdown=5, ws="none")
 
 
 @main.command()
