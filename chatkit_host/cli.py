@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import click
 
 from chatkit_host.commands.lazy import LazyGroup
-from chatkit_host.config.loader import LoadedConfig, load_config
-from chatkit_host.config.models import json_schema
-from chatkit_host.errors import ConfigError
-from chatkit_host.runtime.build import Runtime, build_runtime
 
+# The configuration, the runtime and the SDKs under them are imported by the commands that use
+# them: `serve` imports them with the garbage collector paused (see heap.py).
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from chatkit_host.runtime.build import Runtime
 
 
 @cache
@@ -36,6 +36,7 @@ def out() -> Console:
 
 def err() -> Console:
     return _console(True)
+
 
 CONFIG_OPTION = click.option(
     "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -84,17 +85,21 @@ def validate(config_path: Path) -> None:
 def serve(config_path: Path, host: str | None, port: int | None, workers: int | None,
           log_level: str, reload: bool) -> None:
     """Serve the ChatKit endpoint described by the configuration."""
-    import uvicorn
+    from chatkit_host.heap import collector_paused
 
-    from chatkit_host.app import CONFIG_ENV, RELOAD_ENV, create_app
-    from chatkit_host.host import Host
+    with collector_paused():
+        import uvicorn
 
-    runtime = _build_or_exit(config_path)
-    server = runtime.config.server
-    host = host or server.host
-    port = server.port if port is None else port
-    workers = workers or server.workers
-    _refuse_open_host_without_auth(runtime, host)
+        from chatkit_host.app import CONFIG_ENV, RELOAD_ENV, create_app
+        from chatkit_host.host import Host
+
+        runtime = _build_or_exit(config_path)
+        server = runtime.config.server
+        host = host or server.host
+        port = server.port if port is None else port
+        workers = workers or server.workers
+        _refuse_open_host_without_auth(runtime, host)
+        app = create_app(Host(runtime), reload=reload) if workers == 1 else None
     click.echo(
         f"chatkit-host: serving {click.style(str(config_path), bold=True)} at "
         f"http://{_url_host(host)}:{port}{server.path} "
@@ -102,9 +107,9 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         f"{workers} worker(s){', reloading on change' if reload else ''})"
     )
     # ws="none": the host has no websocket route, and uvicorn would load a websocket implementation.
-    if workers == 1:
-        uvicorn.run(create_app(Host(runtime), reload=reload), host=host, port=port, log_level=log_level,
-                    timeout_graceful_shutdown=5, ws="none")
+    if app is not None:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5,
+                    ws="none")
         return
     # Worker processes each build their own app from the same file.
     os.environ[CONFIG_ENV] = str(config_path.resolve())
@@ -118,6 +123,8 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
 def init(directory: Path) -> None:
     """Write a working starter project (offline demo model) into DIRECTORY."""
     from importlib import resources
+
+    from chatkit_host.config.models import json_schema
 
     scaffold = resources.files("chatkit_host") / "scaffold"
     files = {
@@ -142,6 +149,8 @@ def init(directory: Path) -> None:
 @click.option("--markdown", is_flag=True, help="Print the configuration reference as Markdown instead.")
 def schema(markdown: bool) -> None:
     """Print the JSON Schema of chatkit.yaml (or its Markdown reference)."""
+    from chatkit_host.config.models import json_schema
+
     if markdown:
         from chatkit_host.config.reference import markdown as reference
 
@@ -151,6 +160,10 @@ def schema(markdown: bool) -> None:
 
 
 def _build_or_exit(config_path: Path) -> Runtime:
+    from chatkit_host.config.loader import LoadedConfig, load_config
+    from chatkit_host.errors import ConfigError
+    from chatkit_host.runtime.build import build_runtime
+
     if not config_path.is_file():
         err().print(f"Error: {config_path} not found (hint: `chatkit-host init` writes a starter project)")
         sys.exit(1)

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from chatkit_host.app import create_app
 from chatkit_host.config.loader import load_config
-from chatkit_host.heap import freeze_startup_heap
+from chatkit_host.heap import collector_paused, freeze_startup_heap
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from projects import base_config, write_project
@@ -39,4 +39,25 @@ def test_a_reload_frees_the_runtime_frozen_at_start(tmp_path: Path) -> None:
         assert retired() is None
         assert host.reloads == 1
     finally:
+        gc.unfreeze()
+
+
+def test_the_start_runs_without_collections_and_ends_frozen() -> None:
+    collections: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        with collector_paused():
+            made = [[index] for index in range(10_000)]  # many times gen0's threshold
+            assert not gc.isenabled()
+        assert collections == []
+        assert gc.isenabled()
+        # What the start made is frozen, not left in the youngest generation to be walked.
+        assert gc.get_freeze_count() >= len(made)
+    finally:
+        gc.callbacks.remove(note)
         gc.unfreeze()
