@@ -43,7 +43,7 @@ class Issue:
 
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(json_schema(descriptions=False))
+    return Draft202012Validator(json_schema(annotations=False))
 
 
 def schema_issues(data: Any) -> list[Issue]:
