@@ -209,7 +209,7 @@ def main() -> None:
     args = parser.parse_args()
     # The host's uvicorn settings (chatkit_host.cli.serve).
     uvicorn.run(create_app(args.db, args.script), host="127.0.0.1", port=args.port,
-                log_level=args.log_level, timeout_graceful_shutdown=5)
+                log_level=args.log_level, timeout_graceful_shutdown=5, ws="none")
 
 
 if __name__ == "__main__":
