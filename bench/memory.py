@@ -30,8 +30,12 @@ _BODY = json.dumps({"type": "threads.create", "params": {"input": {
 async def _hold(client: httpx.AsyncClient, url: str, opened: asyncio.Event,
                 counter: list[int], target: int) -> None:
     async with client.stream("POST", url, content=_BODY) as response:
+        # Kept referenced while the stream idles: an iterator left behind by `break` is finalized
+        # at once, and its clean-up closes the connection, so the server would be measured with
+        # every stream already gone.
+        chunks = response.aiter_raw()
         seen = b""
-        async for chunk in response.aiter_raw():
+        async for chunk in chunks:
             seen += chunk
             if b"text_delta" in seen:
                 break
@@ -39,6 +43,7 @@ async def _hold(client: httpx.AsyncClient, url: str, opened: asyncio.Event,
         if counter[0] == target:
             opened.set()
         await asyncio.sleep(HOLD_MS / 1000)
+        del chunks
 
 
 async def _measure(server: Server, streams: int, timeout: float) -> tuple[int, int]:
