@@ -6,7 +6,6 @@ a reload never changes the configuration under a turn in flight.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable
@@ -32,6 +31,7 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from chatkit_host.cleanup import finish
 from chatkit_host.context import RequestContext
 from chatkit_host.request_parsing import ParsedOnce
 from chatkit_host.runtime.build import Runtime
@@ -163,14 +163,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
     ) -> None:
         # The ASGI server's cancel scope cancels every await in a cancelled task again, which would
         # cut the SDK's own clean-up writes short and lose what the user already saw. Shield them.
-        cleanup = asyncio.ensure_future(
-            super().handle_stream_cancelled(thread, pending_items, context)
-        )
-        try:
-            await asyncio.shield(cleanup)
-        except asyncio.CancelledError:
-            await _finish_anyway(cleanup)
-            raise
+        await finish(super().handle_stream_cancelled(thread, pending_items, context))
 
     def _agent_for(self, thread: ThreadMetadata, runtime: Runtime) -> Agent:
         name = thread.metadata.get(CURRENT_AGENT)
@@ -245,12 +238,3 @@ def _shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
     return cut + "…"
-
-
-async def _finish_anyway(task: asyncio.Future[Any]) -> None:
-    """Wait for a shielded task even while our own task keeps being cancelled."""
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            continue

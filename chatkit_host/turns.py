@@ -35,6 +35,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from chatkit_host.cleanup import finish
 from chatkit_host.config.models import ServerConfig
 from chatkit_host.preflight import RequestRefused
 from chatkit_host.storage.engine import POSTGRES_CONNECT_TIMEOUT, is_in_memory
@@ -70,17 +71,8 @@ class Lease:
         if self._released:
             return
         self._released = True
-        task = asyncio.ensure_future(self._release())
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # The ASGI server cancels every await of a cancelled request again: finish regardless.
-            while not task.done():
-                try:
-                    await asyncio.shield(task)
-                except asyncio.CancelledError:
-                    continue
-            raise
+        # The ASGI server cancels every await of a cancelled request again: finish regardless.
+        await finish(self._release())
 
 
 class TurnLocks(ABC):

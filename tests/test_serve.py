@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import sqlite3
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -107,6 +110,87 @@ def test_a_cancelled_turn_stops_the_agent_run(tmp_path: Path) -> None:
         asyncio.run(_leave_on_progress(host, "go"))
         asyncio.run(asyncio.sleep(2.5))
     assert not (tmp_path / "marker").exists(), "the agent run went on after the client left"
+
+
+def test_clients_leaving_together_leave_the_server_idle_while_their_turns_are_saved(
+    tmp_path: Path,
+) -> None:
+    # The store is held by another writer while twenty clients leave mid-stream: saving what each
+    # was shown (and releasing its thread) has to wait. Waiting must not cost CPU; the event loop
+    # used to spin on every such wait (minutes of CPU when 1,000 clients left at once).
+    script = {
+        "replies": [
+            {"when": ["slow"], "steps": [{"say": SLOW_WORDS}]},
+            {"steps": [{"say": "Echo: {{ user_text }}"}]},
+        ],
+        "delay_ms": 20,
+    }
+    write_project(tmp_path, script=script)
+    with serve(tmp_path) as host:
+        threads = asyncio.run(_new_threads(host, 20))
+        shown, busy = asyncio.run(_leave_together(host, threads, tmp_path / "data" / "chatkit.db"))
+        assert busy < 0.5, f"the server used {busy:.2f} s of CPU while the departed turns waited"
+        for thread_id in threads:
+            items = asyncio.run(_saved_items(host, thread_id, 4))
+            assert [i["type"] for i in items] == ["user_message", "assistant_message"] * 2
+            kept = "".join(p["text"] for p in items[3]["content"])
+            assert kept.startswith(shown[thread_id]) and len(shown[thread_id]) > 0
+        assert asyncio.run(_add(host, threads[0], "still there?")) == "Echo: still there?"
+
+
+async def _new_threads(host: ServedHost, count: int) -> list[str]:
+    async with ChatKitClient(host.url) as client:
+        turns = await asyncio.gather(*(client.create_thread("hi") for _ in range(count)))
+    return [str(turn.thread_id) for turn in turns]
+
+
+async def _leave_together(host: ServedHost, threads: list[str], db: Path) -> tuple[dict[str, str], float]:
+    """Open a slow turn on every thread, lock the store, leave them all; the server's CPU seconds
+    over the next 1.5 s."""
+    shown: dict[str, str] = {}
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50)) as http:
+        async with AsyncExitStack() as streams:
+
+            async def open_turn(thread_id: str) -> None:
+                body = json.dumps({"type": "threads.add_user_message",
+                                   "params": {"thread_id": thread_id, "input": user_input("slow please")}})
+                response = await streams.enter_async_context(http.stream("POST", host.url, content=body))
+                lines = response.aiter_lines()
+                shown[thread_id] = ""
+                async for line in lines:
+                    update = json.loads(line[6:]).get("update") or {} if line.startswith("data: ") else {}
+                    if update.get("type") == "assistant_message.content_part.text_delta":
+                        shown[thread_id] += update["delta"]
+                        if shown[thread_id].count(" ") >= 3:
+                            return
+
+            await asyncio.gather(*(open_turn(thread_id) for thread_id in threads))
+            writer = sqlite3.connect(db, timeout=5, isolation_level=None)
+            writer.execute("BEGIN IMMEDIATE")
+        # Every stream is closed now; their clean-up waits for the store.
+        try:
+            before = _cpu_seconds(host)
+            await asyncio.sleep(1.5)
+            busy = _cpu_seconds(host) - before
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+    return shown, busy
+
+
+async def _saved_items(host: ServedHost, thread_id: str, count: int) -> list[dict]:
+    """The thread's items once its turn's clean-up has saved the assistant message."""
+    for _ in range(100):
+        items = await _items(host, thread_id)
+        if len(items) >= count:
+            return [i for i in items if i["type"] != "sdk_hidden_context"]
+        await asyncio.sleep(0.05)
+    return await _items(host, thread_id)
+
+
+def _cpu_seconds(host: ServedHost) -> float:
+    fields = Path(f"/proc/{host.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _leave_after_deltas(host: ServedHost, text: str, count: int) -> tuple[str, str]:
