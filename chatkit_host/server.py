@@ -98,15 +98,20 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         agent = self._agent_for(thread, runtime)
         chain = await self._chain(thread, agent, context)
         items = chain.items if chain else await self._history(thread, runtime, context)
+        agent_input = await runtime.converter.for_request(self._attachment_input, context).to_agent_input(items)
+        previous_response_id = chain.response_id if chain else None
+        # The stream may idle for minutes: its frame should not keep the history it was built from.
+        del chain, items
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             agent,
-            await runtime.converter.for_request(self._attachment_input, context).to_agent_input(items),
+            agent_input,
             context=agent_context,
             run_config=runtime.run_config(thread.id),
             hooks=USAGE_HOOKS,
-            previous_response_id=chain.response_id if chain else None,
+            previous_response_id=previous_response_id,
         )
+        del agent_input
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
             events = stream_agent_response(
