@@ -2,7 +2,8 @@
 
 The script's reply streams its first word and then pauses for ``HOLD_MS`` before the next, so a
 stream that has delivered its first text delta stays open and idle. RSS of the server process is
-read from /proc before the streams open (after a warm-up turn) and once all of them are idle.
+read from /proc before the streams open (after a warm-up turn) and once all of them are idle; the
+time from the first request until every stream has shown its first delta is kept too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 from typing import Any
 
 import httpx
@@ -46,7 +48,7 @@ async def _hold(client: httpx.AsyncClient, url: str, opened: asyncio.Event,
         del chunks
 
 
-async def _measure(server: Server, streams: int, timeout: float) -> tuple[int, int]:
+async def _measure(server: Server, streams: int, timeout: float) -> tuple[int, int, float]:
     limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=limits) as client:
         # Warm-up: one stream opened and dropped, so lazily built objects exist before "before".
@@ -57,10 +59,12 @@ async def _measure(server: Server, streams: int, timeout: float) -> tuple[int, i
         await asyncio.sleep(1.0)
         before = server.rss_kb()
         opened, counter = asyncio.Event(), [0]
+        started = time.perf_counter()
         tasks = [asyncio.create_task(_hold(client, server.url, opened, counter, streams))
                  for _ in range(streams)]
         try:
             await asyncio.wait_for(opened.wait(), timeout)
+            opening = time.perf_counter() - started
             await asyncio.sleep(1.0)  # let buffered work (coalescing windows, saves) settle
             after = server.rss_kb()
         finally:
@@ -68,10 +72,10 @@ async def _measure(server: Server, streams: int, timeout: float) -> tuple[int, i
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         gc.collect()
-    return before, after
+    return before, after, opening
 
 
 def run_round(server: Server, streams: int, timeout: float = 900.0) -> dict[str, float]:
-    before, after = asyncio.run(_measure(server, streams, timeout))
+    before, after, opening = asyncio.run(_measure(server, streams, timeout))
     return {"before_mb": before / 1024, "after_mb": after / 1024,
-            "kb_per_stream": (after - before) / streams}
+            "kb_per_stream": (after - before) / streams, "open_s": opening}

@@ -214,7 +214,8 @@ def run_memory(settings: Settings, work: Path, report: Report) -> None:
         _progress(f"memory {side}: {result['kb_per_stream']:.0f} KB per stream")
     section = f"(c) memory, {settings.streams:,} idle open streams"
     for key, label, unit in (("before_mb", "RSS before", "MB"), ("after_mb", "RSS with the streams open", "MB"),
-                             ("kb_per_stream", "RSS per idle open stream", "KB")):
+                             ("kb_per_stream", "RSS per idle open stream", "KB"),
+                             ("open_s", "time to open them all", "s")):
         report.add(section, label, median([r[key] for r in results["host"]]),
                    median([r[key] for r in results["baseline"]]), unit, False)
     per_stream = median([r["kb_per_stream"] for r in results["host"]])
