@@ -90,16 +90,9 @@ def run_streamed(settings: Settings, work: Path, report: Report) -> None:
         return median([pick(r) for r in rounds[side]])
 
     section = f"(a) streamed turns, {settings.concurrency} at once, 200 deltas each"
-    for label, pick, unit, higher in (
-        ("turns per second", lambda r: r.turns_per_s, "/s", True),
-        ("time to first event p50", lambda r: r.first_p50_ms, "ms", False),
-        ("time to first event p99", lambda r: r.first_p99_ms, "ms", False),
-        ("time to last event p50", lambda r: r.last_p50_ms, "ms", False),
-        ("time to last event p99", lambda r: r.last_p99_ms, "ms", False),
-        ("server CPU per turn", lambda r: r.cpu_ms_per_turn, "ms", False),
-        ("SSE events per turn", lambda r: r.events_per_turn, "", False),
-    ):
-        report.add(section, label, figure("host", pick), figure("baseline", pick), unit, higher)
+    _add_figures(report, section, rounds, ("turns per second", "time to first event p50",
+                 "time to first event p99", "time to last event p50", "time to last event p99",
+                 "server CPU per turn", "SSE events per turn"))
     report.add(section, "turns per second, host with `coalesce_ms: 0`",
                figure(OFF, lambda r: r.turns_per_s), figure("baseline", lambda r: r.turns_per_s),
                "/s", True)
@@ -108,15 +101,8 @@ def run_streamed(settings: Settings, work: Path, report: Report) -> None:
                figure("baseline", lambda r: r.cpu_ms_per_turn), "ms", False)
     section = f"(a) follow-up turns: the next message on each of {settings.concurrency} threads"
     followed = {side: median([r.first_p99_ms for r in follow_ups[side]]) for side in follow_ups}
-    for label, pick, unit, higher in (
-        ("turns per second", lambda r: r.turns_per_s, "/s", True),
-        ("time to first event p50", lambda r: r.first_p50_ms, "ms", False),
-        ("time to first event p99", lambda r: r.first_p99_ms, "ms", False),
-        ("time to last event p99", lambda r: r.last_p99_ms, "ms", False),
-        ("server CPU per turn", lambda r: r.cpu_ms_per_turn, "ms", False),
-    ):
-        report.add(section, label, median([pick(r) for r in follow_ups["host"]]),
-                   median([pick(r) for r in follow_ups["baseline"]]), unit, higher)
+    _add_figures(report, section, follow_ups, ("turns per second", "time to first event p50",
+                 "time to first event p99", "time to last event p99", "server CPU per turn"))
     run_paced(settings, work, report)
     speed = figure("host", lambda r: r.turns_per_s) / figure("baseline", lambda r: r.turns_per_s)
     report.check("streamed-turn throughput ≥ 1.5× baseline", speed >= 1.5, f"{speed:.2f}×")
@@ -142,12 +128,27 @@ def run_paced(settings: Settings, work: Path, report: Report) -> None:
             _progress(f"streamed, paced model, {side}: {result.cpu_ms_per_turn:.1f} ms CPU per turn")
     section = (f"(a) the same, the model pausing {streamed.PACE_MS} ms between deltas "
                f"({settings.concurrency} at once)")
-    for label, pick, unit, higher in (
-        ("turns per second", lambda r: r.turns_per_s, "/s", True),
-        ("time to last event p50", lambda r: r.last_p50_ms, "ms", False),
-        ("server CPU per turn", lambda r: r.cpu_ms_per_turn, "ms", False),
-        ("SSE events per turn", lambda r: r.events_per_turn, "", False),
-    ):
+    _add_figures(report, section, rounds, ("turns per second", "time to last event p50",
+                 "server CPU per turn", "SSE events per turn"))
+
+
+FIGURES: dict[str, tuple[Callable[[streamed.Round], float], str, bool]] = {
+    "turns per second": (lambda r: r.turns_per_s, "/s", True),
+    "time to first event p50": (lambda r: r.first_p50_ms, "ms", False),
+    "time to first event p99": (lambda r: r.first_p99_ms, "ms", False),
+    "time to last event p50": (lambda r: r.last_p50_ms, "ms", False),
+    "time to last event p99": (lambda r: r.last_p99_ms, "ms", False),
+    "server CPU per turn": (lambda r: r.cpu_ms_per_turn, "ms", False),
+    "SSE events per turn": (lambda r: r.events_per_turn, "", False),
+}
+"""A streamed round's figures: how to read each off a round, its unit, whether higher is better."""
+
+
+def _add_figures(report: Report, section: str, rounds: dict[str, list[streamed.Round]],
+                 labels: tuple[str, ...]) -> None:
+    """One row per figure: the median over rounds, host against baseline."""
+    for label in labels:
+        pick, unit, higher = FIGURES[label]
         report.add(section, label, median([pick(r) for r in rounds["host"]]),
                    median([pick(r) for r in rounds["baseline"]]), unit, higher)
 

@@ -72,15 +72,18 @@ async def _whole_conversation(host: ServedHost) -> None:
         assert (await client.list_threads())["data"] == []
 
 
+SLOW_SCRIPT = {
+    "replies": [
+        {"when": ["slow"], "steps": [{"say": SLOW_WORDS}]},
+        {"steps": [{"say": "Echo: {{ user_text }}"}]},
+    ],
+    "delay_ms": 20,
+}
+"""A reply of many words, 20 ms apart: long enough for a client to leave in the middle."""
+
+
 def test_a_client_that_leaves_mid_stream_loses_nothing_already_shown(tmp_path: Path) -> None:
-    script = {
-        "replies": [
-            {"when": ["slow"], "steps": [{"say": SLOW_WORDS}]},
-            {"steps": [{"say": "Echo: {{ user_text }}"}]},
-        ],
-        "delay_ms": 20,
-    }
-    write_project(tmp_path, script=script)
+    write_project(tmp_path, script=SLOW_SCRIPT)
     with serve(tmp_path) as host:
         shown, thread_id = asyncio.run(_leave_after_deltas(host, "slow please", 20))
         asyncio.run(asyncio.sleep(0.5))
@@ -118,14 +121,7 @@ def test_clients_leaving_together_leave_the_server_idle_while_their_turns_are_sa
     # The store is held by another writer while twenty clients leave mid-stream: saving what each
     # was shown (and releasing its thread) has to wait. Waiting must not cost CPU; the event loop
     # used to spin on every such wait (minutes of CPU when 1,000 clients left at once).
-    script = {
-        "replies": [
-            {"when": ["slow"], "steps": [{"say": SLOW_WORDS}]},
-            {"steps": [{"say": "Echo: {{ user_text }}"}]},
-        ],
-        "delay_ms": 20,
-    }
-    write_project(tmp_path, script=script)
+    write_project(tmp_path, script=SLOW_SCRIPT)
     with serve(tmp_path) as host:
         threads = asyncio.run(_new_threads(host, 20))
         shown, busy = asyncio.run(_leave_together(host, threads, tmp_path / "data" / "chatkit.db"))
