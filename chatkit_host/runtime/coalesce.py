@@ -59,7 +59,9 @@ class CoalescingModel(Model):
 
     def __getattr__(self, name: str) -> Any:
         # Whatever else callers read off a model (`model_name`, a scripted model's script) is the
-        # wrapped model's.
+        # wrapped model's. Not `model` itself: a copy made without __init__ must not recurse.
+        if name == "model":
+            raise AttributeError(name)
         return getattr(self.model, name)
 
 
