@@ -96,22 +96,8 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         runtime = self._runtime()
         agent = self._agent_for(thread, runtime)
-        chain = await self._chain(thread, agent, context)
-        items = chain.items if chain else await self._history(thread, runtime, context)
-        agent_input = await runtime.converter.for_request(self._attachment_input, context).to_agent_input(items)
-        previous_response_id = chain.response_id if chain else None
-        # The stream may idle for minutes: its frame should not keep the history it was built from.
-        del chain, items
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
-        result = Runner.run_streamed(
-            agent,
-            agent_input,
-            context=agent_context,
-            run_config=runtime.run_config(thread.id),
-            hooks=USAGE_HOOKS,
-            previous_response_id=previous_response_id,
-        )
-        del agent_input
+        result = await self._start_run(agent, runtime, agent_context, context)
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
             events = stream_agent_response(
@@ -131,6 +117,27 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         await self._remember_chain(thread, result, context)
         if thread.title is None and input_user_message is not None:
             thread.title = await self._title(runtime, input_user_message)
+
+    async def _start_run(
+        self, agent: Agent, runtime: Runtime, agent_context: AgentContext, context: RequestContext
+    ) -> RunResultStreaming:
+        """The agent's run on the thread's history (or what a chaining model has not seen yet).
+
+        A method of its own so the history it reads is freed when the run has started: a stream may
+        idle for minutes, and its frame should not keep the items its input was built from.
+        """
+        thread = agent_context.thread
+        chain = await self._chain(thread, agent, context)
+        items = chain.items if chain else await self._history(thread, runtime, context)
+        converter = runtime.converter.for_request(self._attachment_input, context)
+        return Runner.run_streamed(
+            agent,
+            await converter.to_agent_input(items),
+            context=agent_context,
+            run_config=runtime.run_config(thread.id),
+            hooks=USAGE_HOOKS,
+            previous_response_id=chain.response_id if chain else None,
+        )
 
     def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None,
