@@ -90,7 +90,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     with collector_paused():
         import uvicorn
 
-        from chatkit_host.app import CONFIG_ENV, RELOAD_ENV, create_app
+        from chatkit_host.web.app import CONFIG_ENV, RELOAD_ENV, create_app
         from chatkit_host.host import Host
 
         runtime = _build_or_exit(config_path)
@@ -114,7 +114,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     # Worker processes each build their own app from the same file.
     os.environ[CONFIG_ENV] = str(config_path.resolve())
     os.environ[RELOAD_ENV] = "1" if reload else ""
-    uvicorn.run("chatkit_host.app:app_from_environment", factory=True, host=host, port=port,
+    uvicorn.run("chatkit_host.web.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, timeout_graceful_shutdown=5, ws="none")
 
 

@@ -12,10 +12,10 @@ from datetime import datetime
 from chatkit_host.auth import Authenticator
 from chatkit_host.heap import thaw_after_reload
 from chatkit_host.runtime.build import Runtime
-from chatkit_host.server import HostServer
+from chatkit_host.protocol.server import HostServer
 from chatkit_host.storage.attachments import HostAttachments
 from chatkit_host.storage.store import SQLStore, open_store
-from chatkit_host.turns import TurnLocks, turn_locks_for
+from chatkit_host.protocol.turns import TurnLocks, turn_locks_for
 
 
 class Host:
@@ -43,7 +43,7 @@ class Host:
 
     @property
     def turns(self) -> TurnLocks:
-        """Leases threads so one turn at a time runs on each (see `chatkit_host.turns`)."""
+        """Leases threads so one turn at a time runs on each (see `chatkit_host.protocol.turns`)."""
         if self._turns is None:
             raise RuntimeError("the host is not started")
         return self._turns

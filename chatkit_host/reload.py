@@ -27,7 +27,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from chatkit_host import metrics
+from chatkit_host.observability import metrics
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from litestar.testing import AsyncTestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host
-from chatkit_host.playground.routes import render_page
+from chatkit_host.web.playground.routes import render_page
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
 from loopback import JsonHandler, serving

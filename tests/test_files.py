@@ -16,7 +16,7 @@ import fsspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime

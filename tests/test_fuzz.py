@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient, TestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime

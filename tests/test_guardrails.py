@@ -23,13 +23,13 @@ from datetime import datetime
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.stream_ids import FreshItemIds
+from chatkit_host.protocol.stream_ids import FreshItemIds
 from chatkit_host.testing import ChatKitClient, Turn
 from logcapture import captured_logs
 from loopback import JsonHandler, serving

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.heap import collector_paused, freeze_startup_heap
 from chatkit_host.host import Host

@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 from litestar.testing import AsyncTestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.cli import main
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host

@@ -10,8 +10,8 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatkit_host import metrics
-from chatkit_host.app import create_app
+from chatkit_host.observability import metrics
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime

@@ -11,7 +11,7 @@ import pytest
 from chatkit.types import LockedStatus
 from litestar.testing import AsyncTestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.context import RequestContext
 from chatkit_host.host import Host

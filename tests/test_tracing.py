@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
-from chatkit_host.tracing_export import OtlpExporter
+from chatkit_host.observability.tracing import OtlpExporter
 from loopback import JsonHandler, serving
 from processes import free_port
 from projects import base_config, write_project

@@ -17,7 +17,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from chatkit_host.app import create_app
+from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.models import AgentConfig, AuthConfig, ProviderConfig, StoreConfig
 from chatkit_host.conversations.expectations import Failure, check_step

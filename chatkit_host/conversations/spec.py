@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from chatkit_host.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
+from chatkit_host.config.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
 from chatkit_host.errors import ConfigError, ConfigProblem
 
 STEP_KINDS = {

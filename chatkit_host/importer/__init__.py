@@ -2,6 +2,8 @@
 
 The module is read, never run (`source`); what maps becomes YAML and prompt files (`translate`,
 `writing`); the rest stays in the module, and the checklist (`checklist`) lists it line by line.
+
+May import: `config` and the foundation; the importer writes files and never builds a runtime.
 """
 
 from __future__ import annotations

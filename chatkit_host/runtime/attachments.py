@@ -17,7 +17,7 @@ from chatkit.types import Attachment
 
 from chatkit_host.config.files import AttachmentConversion
 from chatkit_host.context import RequestContext
-from chatkit_host.sniff import sniff
+from chatkit_host.storage.sniff import sniff
 from chatkit_host.storage.attachments import PREVIEWABLE, HostAttachments
 from chatkit_host.storage.files import owner_key
 

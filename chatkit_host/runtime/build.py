@@ -33,7 +33,7 @@ from chatkit_host.runtime.models import build_providers, model_settings, resolve
 from chatkit_host.runtime.tools import ToolBuildError, build_tool
 from chatkit_host.runtime.guardrails import attach_guardrails
 from chatkit_host.runtime.usage import count_tool_calls
-from chatkit_host.tracing_export import Tracing, build_tracing
+from chatkit_host.observability.tracing import Tracing, build_tracing
 from chatkit_host.runtime.tool_kinds import WIRED_LATER, wire_tool_kinds
 from chatkit_host.runtime.ui_tools import build_ui_tool, is_ui_tool, pausing_tools, stop_also_at
 from chatkit_host.runtime.widgets import WidgetLibrary, load_widgets

@@ -44,7 +44,7 @@ import yaml
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from chatkit_host.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
+from chatkit_host.config.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
 from chatkit_host.errors import ConfigError, ConfigProblem
 
 Order = Literal["match", "sequence"]

@@ -14,7 +14,7 @@ from typing import Any
 from agents import Agent, FunctionTool, RunHooks
 from agents.items import ModelResponse
 
-from chatkit_host import metrics
+from chatkit_host.observability import metrics
 
 # The SDK sets this on the tool context when its default failure handler turned an exception into
 # the tool's output, and clears it right after the tool returns (openai-agents 0.24, tool.py).

@@ -2,6 +2,9 @@
 
 Open a store from the ``store.url`` of chatkit.yaml with :func:`open_store`; it implements the
 ChatKit SDK's ``Store`` with every operation scoped to ``RequestContext.user_id``.
+
+May import: `config` and the foundation (`errors`, `refs`, `context`); storage knows nothing of
+agents, the protocol or HTTP.
 """
 
 from .engine import SUPPORTED_URLS, engine_for_url

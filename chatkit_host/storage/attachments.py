@@ -27,7 +27,7 @@ from chatkit.types import (
 
 from chatkit_host.config.files import FilesConfig
 from chatkit_host.context import RequestContext
-from chatkit_host.sniff import accepted, sniff, stored_type
+from chatkit_host.storage.sniff import accepted, sniff, stored_type
 from chatkit_host.storage.files import FileStorage, UrlSigner, owner_key
 from chatkit_host.storage.store import SQLStore, new_id
 

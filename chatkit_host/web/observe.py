@@ -13,8 +13,8 @@ from typing import Any
 from litestar import Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatkit_host import metrics, request_log
-from chatkit_host.request_log import CURRENT, RequestRecord
+from chatkit_host.observability import logs as request_log, metrics
+from chatkit_host.observability.logs import CURRENT, RequestRecord
 
 ERROR_FRAME = b'data: {"type":"error"'
 """How a ChatKit error event starts on the wire (the SDK serializes `type` first)."""

@@ -31,9 +31,9 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from chatkit_host.cleanup import finish
+from chatkit_host.protocol.cleanup import finish
 from chatkit_host.context import RequestContext
-from chatkit_host.request_parsing import ParsedOnce
+from chatkit_host.protocol.parsing import ParsedOnce
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.runtime.models import chains_responses
 from chatkit_host.runtime.attachments import AttachmentSource
@@ -41,11 +41,11 @@ from chatkit_host.runtime.hosted_tools import image_converter
 from chatkit_host.runtime.transcription import transcribe
 from chatkit_host.storage.attachments import HostAttachments, process_with_files
 from chatkit_host.storage.store import SQLStore
-from chatkit_host.stream_ids import FreshItemIds
-from chatkit_host.turn_watch import watch_turn
+from chatkit_host.protocol.stream_ids import FreshItemIds
+from chatkit_host.protocol.turn_watch import watch_turn
 from chatkit_host.runtime.usage import USAGE_HOOKS
 
-logger = logging.getLogger("chatkit_host.server")
+logger = logging.getLogger("chatkit_host.protocol.server")
 
 CURRENT_AGENT = "agent"
 """Thread metadata key: the agent that answered last, so a handoff lasts beyond one turn."""

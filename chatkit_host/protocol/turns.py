@@ -35,13 +35,13 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from chatkit_host.cleanup import finish
+from chatkit_host.protocol.cleanup import finish
 from chatkit_host.config.models import ServerConfig
-from chatkit_host.preflight import RequestRefused
+from chatkit_host.protocol.preflight import RequestRefused
 from chatkit_host.storage.engine import POSTGRES_CONNECT_TIMEOUT, is_in_memory
 from chatkit_host.storage.store import SQLStore
 
-logger = logging.getLogger("chatkit_host.turns")
+logger = logging.getLogger("chatkit_host.protocol.turns")
 
 LEASE_SECONDS = 30.0
 """SQLite: a lease not renewed for this long is free; holders renew it every third of that."""

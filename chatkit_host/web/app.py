@@ -20,18 +20,18 @@ from litestar.config.cors import CORSConfig
 from litestar.response import Stream
 from pydantic import ValidationError
 
-from chatkit_host import faults, preflight
+from chatkit_host.protocol import faults, preflight
 from chatkit_host.heap import freeze_startup_heap
-from chatkit_host.entities_routes import entity_routes
+from chatkit_host.web.entities import entity_routes
 from chatkit_host.host import Host
-from chatkit_host.observe_http import metrics_routes, observe_requests
-from chatkit_host.request_log import note_request
+from chatkit_host.web.observe import metrics_routes, observe_requests
+from chatkit_host.observability.logs import note_request
 from chatkit_host.storage.attachments import UploadRefused
-from chatkit_host.uploads import upload_routes
-from chatkit_host.playground.routes import playground_routes
+from chatkit_host.web.uploads import upload_routes
+from chatkit_host.web.playground.routes import playground_routes
 from chatkit_host.runtime.actions import ActionFailed
 
-logger = logging.getLogger("chatkit_host.app")
+logger = logging.getLogger("chatkit_host.web.app")
 
 CONFIG_ENV = "CHATKIT_HOST_CONFIG"
 """Environment variable naming the chatkit.yaml a worker process loads (`serve --workers N`)."""

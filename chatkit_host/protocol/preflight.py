@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from chatkit_host.runtime.build import Runtime
 
 from chatkit_host.context import RequestContext
-from chatkit_host.request_parsing import REQUEST
+from chatkit_host.protocol.parsing import REQUEST
 from chatkit_host.runtime.forms import describe_missing
 from chatkit_host.storage.store import SQLStore
 

@@ -11,7 +11,7 @@ from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 
 from chatkit_host.config.models import ChatKitConfig
-from chatkit_host.playground.options import chatkit_options, client_tools, entity_endpoints
+from chatkit_host.web.playground.options import chatkit_options, client_tools, entity_endpoints
 
 if TYPE_CHECKING:
     from chatkit_host.host import Host

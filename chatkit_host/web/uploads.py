@@ -25,8 +25,8 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 
-from chatkit_host.faults import outage_handlers
-from chatkit_host.sniff import sniff
+from chatkit_host.protocol.faults import outage_handlers
+from chatkit_host.storage.sniff import sniff
 from chatkit_host.storage.attachments import PREVIEWABLE, HostAttachments, UploadRefused
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from agents import Agent, InputGuardrailTripwireTriggered, OutputGuardrailTripwi
 from chatkit.errors import CustomStreamError
 from chatkit.types import ThreadItemRemovedEvent, ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
-from chatkit_host import metrics, request_log
-from chatkit_host.request_log import FIELDS
+from chatkit_host.observability import logs as request_log, metrics
+from chatkit_host.observability.logs import FIELDS
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.runtime.guardrails import check_label, tripwire_message
 

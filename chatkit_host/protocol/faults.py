@@ -22,7 +22,7 @@ from sqlalchemy import exc as sa
 from chatkit_host.storage.engine import is_postgresql_url
 from chatkit_host.storage.store import SQLStore
 
-logger = logging.getLogger("chatkit_host.faults")
+logger = logging.getLogger("chatkit_host.protocol.faults")
 
 RETRY_AFTER_SECONDS = 2
 """Sent as `Retry-After` with a 503: a restart usually takes a few seconds."""
