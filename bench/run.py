@@ -23,14 +23,14 @@ from typing import TypeVar
 if __package__ in (None, ""):  # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import cold_start, memory, reads, streamed  # noqa: E402
+from bench import cold_start, memory, reads, streamed, sweep  # noqa: E402
 from bench.report import Report, machine  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from bench.servers import SIDES, running, write_project  # noqa: E402
 from bench.stats import median  # noqa: E402
 
 T = TypeVar("T")
-WORKLOADS = ("streamed", "reads", "memory", "cold_start")
+WORKLOADS = ("streamed", "sweep", "reads", "memory", "cold_start")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ class Settings:
     streams: int
     memory_rounds: int
     start_rounds: int
+    sweep_levels: tuple[int, ...] = (1, 8, 16, 32, 64)
+    """Conversations at once in the concurrency sweep."""
+    sweep_turns: int = 50
+    """Turns each sweep conversation grows its thread to."""
+    paced_sweep_turns: int = 10
+    """The same from the paced model, whose turns take a second or more each."""
 
 
 FULL = Settings(concurrency=8, turns=120, stream_rounds=5,
@@ -52,7 +58,8 @@ FULL = Settings(concurrency=8, turns=120, stream_rounds=5,
                 read_rounds=5, streams=1_000, memory_rounds=1, start_rounds=5)
 QUICK = Settings(concurrency=8, turns=40, stream_rounds=2,
                  sizes=((1_000, 1_000), (10_000, 10_000)), requests=20,
-                 read_rounds=2, streams=200, memory_rounds=1, start_rounds=2)
+                 read_rounds=2, streams=200, memory_rounds=1, start_rounds=2,
+                 sweep_levels=(1, 8, 32), sweep_turns=20, paced_sweep_turns=5)
 
 OFF = "host, coalesce_ms: 0"
 
@@ -153,6 +160,59 @@ def _add_figures(report: Report, section: str, rounds: dict[str, list[streamed.R
                    median([pick(r) for r in rounds["baseline"]]), unit, higher)
 
 
+def run_sweep(settings: Settings, work: Path, report: Report) -> None:
+    """Follow-up turns on threads that grow, at every concurrency of the sweep; host and
+    baseline alternate at each level (who goes first rotates), then the same from the paced model."""
+    for paced, script, turns in ((False, streamed.SCRIPT, settings.sweep_turns),
+                                 (True, streamed.PACED_SCRIPT, settings.paced_sweep_turns)):
+        project = write_project(work / ("sweep-paced" if paced else "sweep"), script)
+        model = f", model pausing {streamed.PACE_MS} ms between deltas" if paced else ""
+        with running(project) as servers:
+            for level_index, level in enumerate(settings.sweep_levels):
+                results: dict[str, list[sweep.Sweep]] = {}
+                for side in alternating(1, SIDES[level_index % 2:] + SIDES[:level_index % 2]):
+                    result = asyncio.run(sweep.run_round(servers[side], level, turns))
+                    results.setdefault(side, []).append(result)
+                    _progress(f"sweep{' paced' if paced else ''} {level} x {turns} {side}: "
+                              f"p50 first {result.first_p50_ms:.1f} ms, "
+                              f"{result.turns_per_s:.1f} turns/s")
+                section = f"(f) {level} conversations growing threads to {turns} turns{model}"
+                _add_sweep(report, section, results, paced)
+
+
+SWEEP_FIGURES: dict[str, tuple[Callable[[sweep.Sweep], float], str, bool]] = {
+    "time to first event p50": (lambda r: r.first_p50_ms, "ms", False),
+    "time to first event p99": (lambda r: r.first_p99_ms, "ms", False),
+    "turns per second": (lambda r: r.turns_per_s, "/s", True),
+    "server CPU per turn": (lambda r: r.cpu_ms_per_turn, "ms", False),
+}
+
+
+def _add_sweep(report: Report, section: str, results: dict[str, list[sweep.Sweep]],
+               paced: bool) -> None:
+    host, baseline = results["host"], results["baseline"]
+    for label, (pick, unit, higher) in SWEEP_FIGURES.items():
+        report.add(section, label, median([pick(r) for r in host]),
+                   median([pick(r) for r in baseline]), unit, higher)
+    report.add(section, "first-event growth, last ÷ first fifth of the thread",
+               median([r.growth for r in host]), median([r.growth for r in baseline]), "×", False,
+               ratio=False)
+    for label in ("time to first event p50", "time to first event p99"):
+        pick = SWEEP_FIGURES[label][0]
+        ratio = median([pick(r) for r in host]) / median([pick(r) for r in baseline])
+        report.check(f"{section}: {label} ≤ 0.7× baseline", ratio <= 0.7, f"{ratio:.2f}×")
+    level = host[0].concurrency
+    if paced:
+        ratio = median([r.cpu_ms_per_turn for r in host]) / median([r.cpu_ms_per_turn for r in baseline])
+        report.check(f"{section}: server CPU per turn ≤ 0.6× baseline", ratio <= 0.6, f"{ratio:.2f}×")
+    elif level >= 8:
+        ratio = median([r.turns_per_s for r in host]) / median([r.turns_per_s for r in baseline])
+        report.check(f"{section}: throughput ≥ 1.5× baseline", ratio >= 1.5, f"{ratio:.2f}×")
+    growth = (median([r.growth for r in host]), median([r.growth for r in baseline]))
+    report.check(f"{section}: first event grows no faster than the baseline's", growth[0] <= growth[1],
+                 f"{growth[0]:.2f}× vs {growth[1]:.2f}×")
+
+
 def run_reads(settings: Settings, work: Path, report: Report) -> None:
     latencies: dict[tuple[str, int, str], float] = {}
     cpu: dict[tuple[str, int, str], float] = {}
@@ -241,7 +301,7 @@ def run_cold_start(settings: Settings, work: Path, report: Report) -> None:
     report.check("cold start ≤ 1.5 s", start <= 1.5, f"{start:.2f} s")
 
 
-RUNNERS = {"streamed": run_streamed, "reads": run_reads, "memory": run_memory,
+RUNNERS = {"streamed": run_streamed, "sweep": run_sweep, "reads": run_reads, "memory": run_memory,
            "cold_start": run_cold_start}
 
 
