@@ -19,6 +19,7 @@ from chatkit_host.commands.lazy import LazyGroup
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from chatkit_host.errors import ConfigProblem
     from chatkit_host.runtime.build import Runtime
 
 
@@ -67,6 +68,9 @@ def validate(config_path: Path) -> None:
     """Check the configuration and everything it uses; no network or model call."""
     runtime = _build_or_exit(config_path)
     config = runtime.config
+    for problem in _missing_credentials(runtime):
+        err().print(f"Warning: {problem.render(Path.cwd())} (serve will refuse to start without it)",
+                    soft_wrap=True, markup=False)
     out().print(
         f"[green]✓[/] {config_path} is valid: {len(config.agents)} agent(s), "
         f"{len(config.tools)} tool(s), entry agent '{config.entry_agent}'."
@@ -99,6 +103,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         port = server.port if port is None else port
         workers = workers or server.workers
         _refuse_open_host_without_auth(runtime, host)
+        _refuse_missing_credentials(runtime)
         app = create_app(Host(runtime), reload=reload) if workers == 1 else None
     click.echo(
         f"chatkit-host: serving {click.style(str(config_path), bold=True)} at "
@@ -189,6 +194,21 @@ def _refuse_open_host_without_auth(runtime: Runtime, host: str) -> None:
         "server.public_without_auth: true)"
     )
     sys.exit(1)
+
+
+def _missing_credentials(runtime: Runtime) -> list[ConfigProblem]:
+    from chatkit_host.config.credentials import missing_credentials
+
+    return missing_credentials(runtime.loaded, os.environ)
+
+
+def _refuse_missing_credentials(runtime: Runtime) -> None:
+    problems = _missing_credentials(runtime)
+    for problem in problems:
+        err().print(f"Error: {problem.render(Path.cwd())}", soft_wrap=True, markup=False)
+    if problems:
+        err().print(f"{len(problems)} model provider(s) cannot answer; the host was not started.")
+        sys.exit(1)
 
 
 def _is_loopback(host: str) -> bool:

@@ -117,11 +117,29 @@ class ModelSettingsConfig(Strict):
     """Let the model call several tools at once."""
 
 
+class AzureConfig(Strict):
+    """An Azure OpenAI resource. Models are referenced by deployment name: `PROVIDER/DEPLOYMENT`."""
+
+    endpoint: str
+    """The resource's endpoint, e.g. `https://my-resource.openai.azure.com`."""
+    api_version: str = "2025-03-01-preview"
+    """The Azure OpenAI API version the requests ask for."""
+
+
 class ProviderConfig(Strict):
-    """A model provider: OpenAI, any OpenAI-compatible server, or the offline scripted model."""
+    """A model provider: OpenAI, any OpenAI-compatible server, Azure OpenAI, any provider LiteLLM
+    speaks to, or the offline scripted model."""
 
     api_key: str | None = None
-    """API key; use `${ENV_VAR}` so the key stays out of the file. OpenAI's defaults to `OPENAI_API_KEY`."""
+    """API key; use `${ENV_VAR}` so the key stays out of the file. OpenAI's defaults to
+    `OPENAI_API_KEY`, Azure's to `AZURE_OPENAI_API_KEY`; LiteLLM reads its provider's own variable
+    (`ANTHROPIC_API_KEY`, …) when this is unset."""
+    azure: AzureConfig | None = None
+    """Serve this provider's models from an Azure OpenAI resource."""
+    litellm: bool = False
+    """Serve this provider's models through LiteLLM (`pip install 'chatkit-host[litellm]'`): the
+    part of a reference after `PROVIDER/` is LiteLLM's model name, e.g. `claude/anthropic/claude-sonnet-4-5`
+    for a provider named `claude`."""
     base_url: str | None = None
     """Base URL of an OpenAI-compatible server, e.g. `http://127.0.0.1:11434/v1`."""
     api: Literal["responses", "chat_completions"] | None = None
@@ -139,6 +157,12 @@ class ProviderConfig(Strict):
             raise ValueError("a scripted provider takes no base_url or api_key")
         if self.record and not self.scripted:
             raise ValueError("record works only with a scripted provider")
+        kinds = [name for name, on in (("scripted", self.scripted), ("azure", self.azure),
+                                       ("litellm", self.litellm)) if on]
+        if len(kinds) > 1:
+            raise ValueError(f"a provider is one kind; this one says {' and '.join(kinds)}")
+        if self.azure and self.base_url:
+            raise ValueError("an azure provider takes its address from azure.endpoint, not base_url")
         return self
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,51 @@ def _provider(config: ProviderConfig) -> ModelProvider:
         record = Path(config.record) if config.record else None
         chains = config.api == "responses"
         return ScriptedProvider(load_script(Path(config.scripted)), record=record, chains=chains)
+    if config.litellm:
+        return LitellmModels(api_key=config.api_key, base_url=config.base_url)
+    if config.azure:
+        azure = config.azure
+        return OpenAIProvider(
+            openai_client=_LazyAzureClient(azure.endpoint, azure.api_version, config.api_key),
+            use_responses=config.api != "chat_completions",
+        )
     return OpenAIProvider(
         api_key=config.api_key,
         base_url=config.base_url,
         use_responses=config.api != "chat_completions",
     )
+
+
+class LitellmModels(ModelProvider):
+    """Models served through LiteLLM (the Agents SDK's `LitellmModel`), imported on first use so
+    the extra is needed only by projects that declare such a provider."""
+
+    def __init__(self, api_key: str | None, base_url: str | None):
+        self.api_key = api_key
+        self.base_url = base_url
+
+    def get_model(self, model_name: str | None) -> Model:
+        from chatkit_host.runtime.litellm_models import litellm_model
+
+        return litellm_model(model_name or "", self.base_url, self.api_key)
+
+
+class _LazyAzureClient:
+    """An `AsyncAzureOpenAI` made on first attribute access: the SDK's constructor raises without
+    a key, and building a runtime (and `validate`) must work without one."""
+
+    def __init__(self, endpoint: str, api_version: str, api_key: str | None):
+        self._arguments = {"azure_endpoint": endpoint, "api_version": api_version, "api_key": api_key}
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._client is None:
+            from openai import AsyncAzureOpenAI
+
+            self._client = AsyncAzureOpenAI(**self._arguments)
+        return getattr(self._client, name)
 
 
 def chains_responses(model: Model) -> bool:
@@ -60,23 +100,25 @@ def resolve_model(reference: str, providers: Mapping[str, ModelProvider]) -> Mod
     if isinstance(source, OpenAIProvider):
         # Its get_model builds the HTTP client at once, which fails without an API key: building
         # (and `validate`) must work offline, so the client is made on the first call instead.
-        return DeferredModel(source, name)
+        # OpenAIProvider keeps its choice private; `api: chat_completions` is the only way off it.
+        chains = getattr(source, "_use_responses", True) is not False
+        return DeferredModel(lambda: source.get_model(name), chains)
+    if isinstance(source, LitellmModels):
+        return DeferredModel(lambda: source.get_model(name), chains=False)
     return source.get_model(name)
 
 
 class DeferredModel(Model):
-    """A provider's model, fetched from the provider on the first call."""
+    """A provider's model, made on the first call."""
 
-    def __init__(self, provider: OpenAIProvider, name: str):
-        self.provider = provider
-        self.name = name
+    def __init__(self, make: Callable[[], Model], chains: bool):
+        self.make = make
+        self.chains = chains
         self._model: Model | None = None
-        # OpenAIProvider keeps its choice private; `api: chat_completions` is the only way off it.
-        self.chains = getattr(provider, "_use_responses", True) is not False
 
     def resolve(self) -> Model:
         if self._model is None:
-            self._model = self.provider.get_model(self.name)
+            self._model = self.make()
         return self._model
 
     async def get_response(self, *args: Any, **kwargs: Any) -> Any:
