@@ -7,11 +7,13 @@ host makes are real HTTP and what the user reads is what the stand-in streamed.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
@@ -19,6 +21,7 @@ from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
 from chatkit_host.web.app import create_app
+from logcapture import captured_logs
 from loopback import JsonHandler, serving
 from projects import base_config, write_project
 from test_cli import run
@@ -137,3 +140,22 @@ def test_a_provider_is_one_kind(tmp_path: Path) -> None:
     code, output = run("validate", cwd=tmp_path)
     assert code == 1
     assert "models.providers.mixed: a provider is one kind; this one says azure and litellm" in output
+
+
+async def test_an_app_built_without_the_key_tells_the_user_and_logs_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = base_config()
+    config["models"]["default"] = "gpt-4.1-mini"
+    path = write_project(tmp_path, config)
+    host = Host(build_runtime(load_config(path, environ={})))
+    with captured_logs() as records:
+        async with AsyncTestClient(create_app(host)) as http:
+            turn = await ChatKitClient("/chatkit", client=http).create_thread("hi")
+    assert [error.get("message") for error in turn.errors] == [
+        "The assistant's model is not set up on this server yet."]
+    warnings = [record for record in records if record.levelno >= logging.WARNING
+                and record.name == "chatkit_host.runtime.models"]
+    assert [record.getMessage().split(":")[0] for record in warnings] == ["model provider cannot answer"]
+    assert all(record.exc_info is None for record in records if record.levelno >= logging.ERROR)

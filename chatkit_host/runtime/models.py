@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,17 @@ from agents import ModelSettings
 from agents.models.interface import Model, ModelProvider
 from agents.models.openai_provider import OpenAIProvider
 from agents.models.openai_responses import OpenAIResponsesModel
+from chatkit.errors import CustomStreamError
+from openai import OpenAIError
 from openai.types.shared import Reasoning
 
 from chatkit_host.config.models import ModelSettingsConfig, ProviderConfig
+from chatkit_host.runtime.litellm_models import LitellmMissing
 from chatkit_host.runtime.scripted import ScriptedProvider, load_script
 
 OPENAI = "openai"
+PROVIDER_UNAVAILABLE = "The assistant's model is not set up on this server yet."
+logger = logging.getLogger(__name__)
 
 
 def build_providers(configs: Mapping[str, ProviderConfig]) -> dict[str, ModelProvider]:
@@ -118,7 +124,12 @@ class DeferredModel(Model):
 
     def resolve(self) -> Model:
         if self._model is None:
-            self._model = self.make()
+            try:
+                self._model = self.make()
+            except (OpenAIError, LitellmMissing) as error:  # a missing key or package
+                # `serve` refuses to start like this; an app built another way says so per turn.
+                logger.warning("model provider cannot answer: %s", error)
+                raise CustomStreamError(PROVIDER_UNAVAILABLE) from None
         return self._model
 
     async def get_response(self, *args: Any, **kwargs: Any) -> Any:
