@@ -113,3 +113,55 @@ def test_validate_needs_no_api_key_for_openai_models(tmp_path: Path, monkeypatch
     (tmp_path / "chatkit.yaml").write_text(config)
     code, output = run("validate", cwd=tmp_path)
     assert code == 0, output
+
+
+NINE_MISTAKES = """\
+version: 1
+models:
+  default: demo/offline
+  providers:
+    demo: { scripted: demo.yaml }
+agents:
+  triage:
+    instructions: agents/missing.md
+    handoffs: [bilin]
+    tools: [lookup, nope]
+    temprature: 0.2
+  billing:
+    instructions: You handle billing.
+    model: offlin/x
+  broken: Be exact.
+tools:
+  lookup: { python: "shop.orders" }
+  twokinds: { python: "./t.py:f", widget: card }
+entry: triag
+"""
+
+
+def test_validate_reports_cross_references_beside_schema_errors_in_agents(tmp_path: Path) -> None:
+    # Broken entries in agents: and tools: keep their names, so every reference is still checked
+    # and none to them is called unknown (#18).
+    write_project(tmp_path)
+    (tmp_path / "chatkit.yaml").write_text(NINE_MISTAKES)
+    code, output = run("validate", cwd=tmp_path)
+    assert code == 1
+    assert [line for line in output.splitlines() if line.startswith("Error: ")] == [
+        "Error: chatkit.yaml:8:19: agents.triage.instructions: instructions file agents/missing.md "
+        "not found",
+        "Error: chatkit.yaml:9:16: agents.triage.handoffs[0]: unknown agent 'bilin' "
+        "(hint: did you mean 'billing'?)",
+        "Error: chatkit.yaml:10:21: agents.triage.tools[1]: unknown tool 'nope' "
+        "(hint: declared tools: lookup, twokinds)",
+        "Error: chatkit.yaml:11:5: agents.triage.temprature: unknown key 'temprature' (hint: allowed "
+        "keys: instructions, python, model, model_settings, tools, handoffs, handoff_description, "
+        "vars, guardrails)",
+        "Error: chatkit.yaml:14:12: agents.billing.model: unknown provider 'offlin' "
+        "(hint: known providers: openai, demo)",
+        "Error: chatkit.yaml:15:11: agents.broken: expected a mapping, got a string",
+        "Error: chatkit.yaml:17:21: tools.lookup.python: is not an import path of a function "
+        "(hint: name the function after a colon: package.module:function or ./file.py:function)",
+        "Error: chatkit.yaml:18:3: tools.twokinds: a tool has exactly one of python, http, client, "
+        "hosted, mcp, agent, widget, form (got python, widget)",
+        "Error: chatkit.yaml:19:8: entry: unknown agent 'triag' (hint: did you mean 'triage'?)",
+    ]
+    assert output.splitlines()[-1] == "9 problem(s) in chatkit.yaml; the host was not started."

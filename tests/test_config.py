@@ -547,12 +547,16 @@ def test_schema_and_check_mistakes_are_reported_together(tmp_path: Path) -> None
 
 
 def test_checks_that_would_mislead_are_skipped(tmp_path: Path) -> None:
-    # billing is broken, so a handoff to it must not be called an unknown agent.
+    # billing is broken, so a handoff to it must not be called an unknown agent; triage's own
+    # mistakes are still reported.
     assert problems(tmp_path, """\
         agents:
           triage: {instructions: agents/missing.md, handoffs: [billing]}
           billing: Be exact.
-        """) == ["chatkit.yaml:3:12: agents.billing: expected a mapping, got a string"]
+        """) == [
+        "chatkit.yaml:2:26: agents.triage.instructions: instructions file agents/missing.md not found",
+        "chatkit.yaml:3:12: agents.billing: expected a mapping, got a string",
+    ]
 
 
 # --- Environment variables ------------------------------------------------------------------------

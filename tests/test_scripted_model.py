@@ -385,7 +385,8 @@ def test_a_script_exposes_the_tools_it_calls(tmp_path: Path) -> None:
     [
         (
             "replies:\n  - steps: [\n  bad: : x\n",
-            "demo.yaml:3:8: not valid YAML: expected the node content, but found ':'",
+            "demo.yaml:3:8: invalid YAML: expected the node content, but found ':' "
+            "(while parsing a flow node on line 3)",
         ),
         (
             "replies:\n  - steps:\n      - sya: hi\n",
@@ -482,7 +483,7 @@ def test_a_missing_script_is_a_config_error(tmp_path: Path) -> None:
         load_script(tmp_path / "nope.yaml")
 
     assert raised.value.render(relative_to=tmp_path) == (
-        "nope.yaml: cannot read script: No such file or directory"
+        "nope.yaml: script not found"
     )
 
 

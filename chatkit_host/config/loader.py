@@ -131,39 +131,58 @@ def _related(path: KeyPath, other: KeyPath) -> bool:
     return path[: len(other)] == other or other[: len(path)] == path
 
 
-_NAMED = (("agents",), ("tools",), ("models", "providers"), ("forms",))
-"""Mappings whose keys are names other parts of the file refer to."""
+_STAND_INS: dict[KeyPath, Any] = {
+    ("agents",): {"instructions": "stand-in"},
+    ("tools",): {"python": "chatkit_host:stand_in"},
+    ("models", "providers"): {},
+    ("forms",): [{"id": "stand_in", "question": "stand-in"}],
+}
+"""Mappings whose keys are names other parts of the file refer to, and a valid value that keeps
+such a name declared while its own value is broken."""
 
 
 def _cuts(paths: list[KeyPath]) -> list[KeyPath] | None:
     """What to drop from the data to leave out `paths`, or None when dropping would make checks lie.
 
-    A whole list goes (dropping one item would shift the indexes checks report), and a path that
-    is, or holds, a named agent, tool or provider cannot go: references to it would look unknown.
+    A whole list goes (dropping one item would shift the indexes checks report), and a named agent,
+    tool, provider or form is replaced by a stand-in (`_stand_in`) rather than dropped: references
+    to it would look unknown. A path that holds a whole named mapping cannot go.
     """
     cuts = []
     for path in paths:
         cut = next((path[:i] for i, part in enumerate(path) if isinstance(part, int)), path)
-        if not cut or cut == ("models",) or any(_names_or_holds(cut, named) for named in _NAMED):
+        named = [mapping for mapping in _STAND_INS if cut[: len(mapping)] == mapping]
+        if not cut or any(len(cut) <= len(mapping) for mapping in named) \
+                or any(mapping[: len(cut)] == cut for mapping in _STAND_INS):
             return None
         cuts.append(cut)
     return cuts
 
 
-def _names_or_holds(cut: KeyPath, named: KeyPath) -> bool:
-    """Whether `cut` is the mapping `named` or one entry of it."""
-    return cut[: len(named)] == named and len(cut) <= len(named) + 1
+def _stand_in(cut: KeyPath) -> Any:
+    """What replaces the value at `cut`: a stand-in for a named entry, else nothing."""
+    for mapping, value in _STAND_INS.items():
+        if len(cut) == len(mapping) + 1 and cut[: len(mapping)] == mapping:
+            return copy.deepcopy(value)
+    return _DROP
+
+
+_DROP = object()
 
 
 def _without(data: dict[str, Any], cuts: list[KeyPath]) -> dict[str, Any]:
-    """A copy of `data` without the values at `cuts`."""
+    """A copy of `data` without the values at `cuts` (or with their stand-ins)."""
     data = copy.deepcopy(data)
     for cut in cuts:
         parent = data
         for part in cut[:-1]:
             parent = parent.get(part) if isinstance(parent, dict) else None
-        if isinstance(parent, dict):
-            parent.pop(cut[-1], None)
+        if isinstance(parent, dict) and cut[-1] in parent:
+            stand_in = _stand_in(cut)
+            if stand_in is _DROP:
+                del parent[cut[-1]]
+            else:
+                parent[cut[-1]] = stand_in
     return data
 
 

@@ -22,6 +22,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from chatkit_host.config.yaml_reader import compose_file
 from chatkit_host.errors import ConfigError, ConfigProblem
 
 KeyPath = tuple[str | int, ...]
@@ -138,18 +139,7 @@ def read_yaml(file: Path) -> Document:
     Raises:
         ConfigError: the file cannot be read, is not YAML, is empty or is not a mapping.
     """
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
-        _fail(ConfigProblem("configuration file not found", file, hint=_INIT_HINT))
-    except UnicodeDecodeError as error:
-        _fail(ConfigProblem(f"not UTF-8 text (byte {error.start})", file))
-    except OSError as error:
-        _fail(ConfigProblem(f"cannot be read: {error.strerror}", file))
-    try:
-        document = parse_yaml(text)
-    except yaml.MarkedYAMLError as error:
-        _fail(_syntax_problem(file, error))
+    document = _document(compose_file(file, "configuration file", _INIT_HINT))
     if document is None or document.data is None:  # nothing, only comments, or a lone `---`
         _fail(ConfigProblem("the file is empty", file, hint=_INIT_HINT))
     if not isinstance(document.data, dict):
@@ -160,28 +150,20 @@ def read_yaml(file: Path) -> Document:
     return document
 
 
-def _syntax_problem(file: Path, error: yaml.MarkedYAMLError) -> ConfigProblem:
-    # Only the parser's own words: `str(error)` would quote a snippet of the file.
-    message = f"invalid YAML: {error.problem}"
-    if error.context and error.context_mark:
-        message += f" ({error.context} on line {error.context_mark.line + 1})"
-    mark = error.problem_mark or error.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-    hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in str(error.problem) else None
-    return ConfigProblem(message, file, line, column, hint=hint)
-
-
 def _fail(problem: ConfigProblem) -> NoReturn:
     raise ConfigError(problem)
 
 
-def parse_yaml(text: str) -> Document | None:
-    """Parse one YAML document; None when there is none (an empty file, only comments).
+def read_document(file: Path, what: str = "file") -> Document | None:
+    """`file` as data with positions; None when it holds no document (empty, only comments).
 
     Raises:
-        yaml.MarkedYAMLError: the text is not YAML (the error has `problem_mark`).
+        ConfigError: as `yaml_reader.compose_file`.
     """
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    return _document(compose_file(file, what))
+
+
+def _document(root: Node | None) -> Document | None:
     if root is None:
         return None
     builder = _Builder()

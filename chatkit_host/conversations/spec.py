@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
+from chatkit_host.config.yaml_reader import compose_file
 from chatkit_host.config.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
-from chatkit_host.errors import ConfigError, ConfigProblem
 
 STEP_KINDS = {
     "user": "a user message (threads.create, then threads.add_user_message)",
@@ -86,16 +86,7 @@ def load_conversations(path: Path) -> list[Conversation]:
     Raises:
         ConfigError: every problem of the file, each with its line and key.
     """
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except OSError as error:
-        raise ConfigError(ConfigProblem(f"cannot read: {error.strerror}", file=path)) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        raise ConfigError(ConfigProblem(
-            f"not valid YAML: {error.problem}", file=path,
-            line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
-        )) from None
+    root = compose_file(path, "conversation file")
     reader = _Reader(path)
     conversations = reader.file(root)
     reader.raise_problems()

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_host.config.checks import resolve_path
@@ -27,9 +26,9 @@ from chatkit_host.config.entities import (
     EntitiesConfig, EntitySourceConfig, HttpEntitySource, StaticEntity,
 )
 from chatkit_host.config.loader import LoadedConfig
-from chatkit_host.config.positions import dotted
+from chatkit_host.config.positions import dotted, read_document
 from chatkit_host.context import RequestContext
-from chatkit_host.errors import ConfigProblem
+from chatkit_host.errors import ConfigError, ConfigProblem
 from chatkit_host.refs import UnresolvedReference, resolve
 from chatkit_host.runtime.widgets import WidgetError, WidgetLibrary, widget_json
 
@@ -257,10 +256,16 @@ def _static_entities(loaded: LoadedConfig, source: EntitySourceConfig, path: tup
     if isinstance(source.static, str):
         file = resolve_path(loaded.base_dir, source.static)
         try:
-            entities = _STATIC_LIST.validate_python(yaml.safe_load(file.read_text(encoding="utf-8")) or [])
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            problems.append(ConfigProblem(f"cannot read the entities file: {error}", file=file))
+            document = read_document(file, "entities file")
+        except ConfigError as error:
+            problems.extend(error.problems)
             return []
+        if document is not None and document.problems:  # duplicate keys, tags, looping aliases
+            problems.extend(ConfigProblem(p.message, file, p.mark.line, p.mark.column,
+                                          dotted(p.path) or None, p.hint) for p in document.problems)
+            return []
+        try:
+            entities = _STATIC_LIST.validate_python(document.data if document and document.data else [])
         except ValidationError as error:
             for detail in error.errors(include_input=False)[:10]:
                 key = dotted(tuple(detail["loc"]))

@@ -44,8 +44,9 @@ import yaml
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from chatkit_host.config.yaml_reader import compose_file
 from chatkit_host.config.yaml_nodes import NodeReader, did_you_mean, join_key, node_value
-from chatkit_host.errors import ConfigError, ConfigProblem
+from chatkit_host.errors import ConfigProblem
 
 Order = Literal["match", "sequence"]
 Streaming = Literal["word", "char", "whole"]
@@ -149,24 +150,7 @@ def load_script(path: Path) -> Script:
     Raises:
         ConfigError: one problem per mistake, each naming the file, line and dotted key.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            ConfigProblem(f"cannot read script: {error.strerror}", file=path)
-        ) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise ConfigError(
-            ConfigProblem(
-                f"not valid YAML: {error.problem or error.context}",
-                file=path,
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
-            )
-        ) from None
+    root = compose_file(path, "script")
     reader = _Reader(path)
     script = reader.script(root)
     reader.raise_problems()
