@@ -54,6 +54,9 @@ class FilesConfig(_Strict):
     and the client posts the bytes there."""
     max_bytes: ByteSize = ByteSize(20 * 1024 * 1024)
     """Largest file accepted (`20MB`, `512KB` or bytes)."""
+    max_per_message: int = Field(10, ge=1, le=1000)
+    """Most attachments one message may carry (after repeats of the same id are merged). A
+    message over it is refused with a 400 before anything is saved."""
     accept: list[Annotated[str, Field(pattern=_MIME_PATTERN)]] = Field(
         ["image/*", "application/pdf", "text/*"], min_length=1
     )
@@ -94,6 +97,10 @@ class AttachmentConversion(_Strict):
     """`inline`: the file's text (UTF-8) inside `<file>` tags. `none`: a line naming the file."""
     text_max_chars: int = Field(100_000, ge=1)
     """Inlined text files are cut to this many characters."""
+    max_bytes_per_turn: ByteSize = ByteSize(32 * 1024 * 1024)
+    """Most converted attachment data (data URLs, inlined text) sent to the model in one turn,
+    history included (`32MB`, `512KB` or bytes). The newest attachments go first; one that does
+    not fit reaches the model as a line naming the file instead."""
 
 
 class ConvertersConfig(_Strict):

@@ -8,7 +8,6 @@ enforced, so the answer can still be a 4xx with a JSON body.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatkit.store import NotFoundError
@@ -34,7 +33,9 @@ if TYPE_CHECKING:
     from chatkit_host.runtime.build import Runtime
 
 from chatkit_host.context import RequestContext
+from chatkit_host.protocol.bounds import bound
 from chatkit_host.protocol.parsing import REQUEST
+from chatkit_host.protocol.refusals import RequestRefused
 from chatkit_host.runtime.forms import describe_missing
 from chatkit_host.storage.store import SQLStore
 
@@ -49,18 +50,6 @@ _WRITES = (
 )
 
 
-@dataclass
-class RequestRefused(Exception):
-    """A request answered with ``status`` and a JSON error body; nothing was changed."""
-
-    status: int
-    code: str
-    message: str
-
-    def body(self) -> dict[str, object]:
-        return {"error": {"code": self.code, "message": self.message}}
-
-
 def parse(body: bytes) -> ChatKitReq:
     """Parse a request body, or refuse it with 400 and what is wrong (field paths, not values)."""
     try:
@@ -71,7 +60,9 @@ def parse(body: bytes) -> ChatKitReq:
 
 async def admit(request: ChatKitReq, runtime: Runtime, store: SQLStore, context: RequestContext) -> None:
     """Every check before a request runs: `check`, then `check_declared`. A queued turn runs them
-    again after its wait: the turn before may have changed the thread, a reload the rules."""
+    again after its wait: the turn before may have changed the thread, a reload the rules.
+    The client's lists are bounded first, before anything is looked up."""
+    bound(request, runtime.config.files)
     await check(request, store, context)
     await check_declared(request, runtime, store, context)
 

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from chatkit.store import NotFoundError
-from chatkit.types import Attachment
+from chatkit.types import Attachment, ThreadItem, UserMessageItem
 
 from chatkit_host.config.files import AttachmentConversion
 from chatkit_host.context import RequestContext
@@ -40,7 +40,7 @@ class ConvertedCache:
         return found[0]
 
     def put(self, key: tuple[str, str], part: Part) -> None:
-        size = sum(len(value) for value in part.values() if isinstance(value, str))
+        size = part_size(part)
         if size > self.max_chars:
             return
         if key in self._parts:
@@ -65,7 +65,7 @@ class AttachmentSource:
         """One content part for `attachment`, as `conversion` says."""
         kind, mode = _kind_and_mode(attachment.mime_type, conversion)
         if mode == "none" or self.files is None:
-            return _note(attachment, "not shown to the model")
+            return note(attachment, "not shown to the model")
         if kind == "image" and mode == "url":
             url = self.files.preview_url(attachment.id, context)
             return {"type": "input_image", "detail": "auto", "image_url": url}
@@ -76,7 +76,7 @@ class AttachmentSource:
         try:
             _, data = await self.files.read(attachment.id, context)
         except NotFoundError:
-            return _note(attachment, "no longer available")
+            return note(attachment, "no longer available")
         part = _convert(kind, attachment, data, conversion)
         self.cache.put(key, part)
         return part
@@ -97,6 +97,54 @@ class AttachmentSource:
         part = {"image_url": _data_url(sniff(data[:64]).mime_type, data)}
         self.cache.put(key, part)
         return part["image_url"]
+
+
+class TurnAttachments:
+    """The attachment parts of one turn's model input, within `max_bytes_per_turn` (#18).
+
+    Planned newest message first, so what the user just sent is what fits. An attachment named
+    more than once is sent once, at its newest mention; each other mention, and each attachment
+    over the budget, is a line naming the file: the model is told, never left guessing.
+    """
+
+    def __init__(self, parts: dict[str, Part], mentions: dict[str, int]):
+        self._parts = parts
+        self._mentions = mentions
+
+    @classmethod
+    async def plan(
+        cls, items: list[ThreadItem], source: AttachmentSource, conversion: AttachmentConversion,
+        context: RequestContext,
+    ) -> TurnAttachments:
+        budget = conversion.max_bytes_per_turn
+        parts: dict[str, Part] = {}
+        mentions: dict[str, int] = {}
+        for item in reversed(items):
+            for attachment in item.attachments if isinstance(item, UserMessageItem) else ():
+                mentions[attachment.id] = mentions.get(attachment.id, 0) + 1
+                if attachment.id in parts:
+                    continue
+                part = await source.content(attachment, conversion, context)
+                if part_size(part) > budget:
+                    part = note(attachment, "left out: the conversation's attachments are over the "
+                                            "size sent to the model")
+                else:
+                    budget -= part_size(part)
+                parts[attachment.id] = part
+        return cls(parts, mentions)
+
+    def part(self, attachment: Attachment) -> Part:
+        """The part for this mention of ``attachment``; mentions come oldest first."""
+        left = self._mentions.get(attachment.id, 0) - 1
+        self._mentions[attachment.id] = left
+        if left > 0 or attachment.id not in self._parts:
+            return note(attachment, "it is shown again later in the conversation")
+        return self._parts[attachment.id]
+
+
+def part_size(part: Part) -> int:
+    """What a content part adds to the model input, in characters of its text fields."""
+    return sum(len(value) for value in part.values() if isinstance(value, str))
 
 
 def _kind_and_mode(mime_type: str, conversion: AttachmentConversion) -> tuple[str, str]:
@@ -123,7 +171,8 @@ def _convert(kind: str, attachment: Attachment, data: bytes, conversion: Attachm
     return {"type": "input_text", "text": f'<file name="{name}" type="{mime}">\n{text}\n</file>'}
 
 
-def _note(attachment: Attachment, why: str) -> Part:
+def note(attachment: Attachment, why: str) -> Part:
+    """A line naming the file, in place of its content."""
     return {"type": "input_text",
             "text": f"[The user attached {attachment.name} ({attachment.mime_type}); {why}.]"}
 

@@ -15,12 +15,18 @@ from typing import Any
 
 from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
-from chatkit.types import Attachment, GeneratedImageItem, HiddenContextItem, UserMessageTagContent
+from chatkit.types import (
+    Attachment,
+    GeneratedImageItem,
+    HiddenContextItem,
+    ThreadItem,
+    UserMessageTagContent,
+)
 from openai.types.responses import ResponseInputTextParam
 
 from chatkit_host.config.files import ConvertersConfig
 from chatkit_host.context import RequestContext
-from chatkit_host.runtime.attachments import AttachmentSource
+from chatkit_host.runtime.attachments import AttachmentSource, TurnAttachments
 from chatkit_host.runtime.converter_templates import ConverterTemplates
 
 TOOL_HISTORY = "chatkit_host.tool_history"
@@ -51,6 +57,7 @@ class HostConverter(ThreadItemConverter):
         self.config = config or ConvertersConfig()
         self.templates = ConverterTemplates(self.config)
         self.source, self.context = source, context
+        self.parts: TurnAttachments | None = None
 
     def for_request(self, source: AttachmentSource, context: RequestContext) -> HostConverter:
         """This converter, reading attachments from `source` as the user of `context`."""
@@ -58,7 +65,20 @@ class HostConverter(ThreadItemConverter):
         bound.source, bound.context = source, context
         return bound
 
+    async def to_agent_input(
+        self, thread_items: Sequence[ThreadItem] | ThreadItem
+    ) -> list[TResponseInputItem]:
+        items = list(thread_items) if isinstance(thread_items, Sequence) else [thread_items]
+        if self.source is None or self.context is None:
+            return await super().to_agent_input(items)
+        # One conversion, one budget: a copy holds this call's attachment parts.
+        bound = copy.copy(self)
+        bound.parts = await TurnAttachments.plan(items, self.source, self.config.attachments, self.context)
+        return await super(HostConverter, bound).to_agent_input(items)
+
     async def attachment_to_message_content(self, attachment: Attachment) -> Any:
+        if self.parts is not None:
+            return self.parts.part(attachment)
         if self.source is None or self.context is None:
             return await super().attachment_to_message_content(attachment)
         return await self.source.content(attachment, self.config.attachments, self.context)
