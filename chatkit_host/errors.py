@@ -66,3 +66,22 @@ def _display_path(path: Path, relative_to: Path | None) -> str:
         except ValueError:
             pass
     return str(path)
+
+
+class Refusal(Exception):
+    """A request answered with ``status`` and ``{"error": {"code", "message"}}``; nothing was changed.
+
+    Raised from any layer (preflight, turn locks, uploads, action routes); the web app answers it
+    in one place, so every refusal has the same shape on the wire.
+
+    Attributes:
+        status: The HTTP status (4xx, or 5xx for a failure the client may show).
+        code: A stable, machine-readable reason (``not_found``, ``thread_busy``).
+        message: A sentence safe to show the caller: never a secret, a path or a traceback.
+        headers: Extra response headers (``WWW-Authenticate``, ``Retry-After``).
+    """
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from chatkit.types import ChatKitReq, ItemsFeedbackReq, ThreadsAddUserMessageReq, ThreadsCreateReq
 
 from chatkit_host.config.files import FilesConfig
-from chatkit_host.protocol.refusals import RequestRefused
+from chatkit_host.errors import Refusal
 
 MAX_FEEDBACK_ITEMS = 100
 """Most distinct items one `items.feedback` may rate (ChatKit.js rates one response's items)."""
@@ -46,4 +46,4 @@ def _distinct(ids: list[str]) -> list[str]:
 
 def _refuse_over(count: int, most: int, code: str, message: Callable[[int], str]) -> None:
     if count > most:
-        raise RequestRefused(400, code, message(count))
+        raise Refusal(400, code, message(count))

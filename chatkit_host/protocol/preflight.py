@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from chatkit_host.runtime.build import Runtime
 
 from chatkit_host.context import RequestContext
+from chatkit_host.errors import Refusal
 from chatkit_host.protocol.bounds import bound
 from chatkit_host.protocol.parsing import REQUEST
-from chatkit_host.protocol.refusals import RequestRefused
 from chatkit_host.runtime.forms import describe_missing
 from chatkit_host.storage.store import SQLStore
 
@@ -55,7 +55,7 @@ def parse(body: bytes) -> ChatKitReq:
     try:
         return REQUEST.validate_json(body)
     except ValidationError as error:
-        raise RequestRefused(400, "invalid_request", _describe(error)) from None
+        raise Refusal(400, "invalid_request", _describe(error)) from None
 
 
 async def admit(request: ChatKitReq, runtime: Runtime, store: SQLStore, context: RequestContext) -> None:
@@ -78,7 +78,7 @@ async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -
         for attachment_id in request.params.input.attachments:
             attachment = await _owned(store.load_attachment(attachment_id, context), "attachment", attachment_id)
             if attachment.upload_descriptor is not None:  # two-phase, bytes never arrived
-                raise RequestRefused(409, "not_uploaded", f"attachment {attachment_id} has no file yet")
+                raise Refusal(409, "not_uploaded", f"attachment {attachment_id} has no file yet")
     if isinstance(request, AttachmentsDeleteReq):
         attachment_id = request.params.attachment_id
         await _owned(store.load_attachment(attachment_id, context), "attachment", attachment_id)
@@ -88,11 +88,11 @@ async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -
     if isinstance(request, ThreadsRetryAfterItemReq):
         item = await _item(store, request.params.thread_id, request.params.item_id, context)
         if not isinstance(item, UserMessageItem):
-            raise RequestRefused(400, "invalid_request", "retry_after_item needs a user message")
+            raise Refusal(400, "invalid_request", "retry_after_item needs a user message")
     if isinstance(request, ThreadsAddStructuredInputReq):
         item = await _item(store, request.params.thread_id, request.params.item_id, context)
         if not isinstance(item, StructuredInputItem) or item.status != "pending":
-            raise RequestRefused(409, "not_pending", "that form is not waiting for an answer")
+            raise Refusal(409, "not_pending", "that form is not waiting for an answer")
     if isinstance(request, ThreadsAddClientToolOutputReq):
         await _pending_client_tool_call(store, request.params.thread_id, context)
     if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
@@ -111,13 +111,13 @@ async def check_declared(
         sync = isinstance(request, ThreadsSyncCustomActionReq)
         refusal = runtime.actions.refusal(params.action, sender, sync)
         if refusal is not None:
-            raise RequestRefused(400, refusal.code, refusal.message)
+            raise refusal
     if isinstance(request, ThreadsAddStructuredInputReq):
         item = await _item(store, request.params.thread_id, request.params.item_id, context)
         if isinstance(item, StructuredInputItem):
             missing = runtime.forms.missing_answers(item, request.params.input)
             if missing:
-                raise RequestRefused(400, "missing_answers", describe_missing(missing))
+                raise Refusal(400, "missing_answers", describe_missing(missing))
 
 
 async def _thread(store: SQLStore, thread_id: str, context: RequestContext) -> ThreadMetadata:
@@ -133,21 +133,21 @@ async def _owned(lookup, kind: str, ident: str):  # noqa: ANN001, ANN202
     try:
         return await lookup
     except NotFoundError:
-        raise RequestRefused(404, "not_found", f"{kind} {ident} not found") from None
+        raise Refusal(404, "not_found", f"{kind} {ident} not found") from None
 
 
 def _writable(thread: ThreadMetadata) -> None:
     status = thread.status
     if status.type != "active":
         reason = f": {status.reason}" if getattr(status, "reason", None) else ""
-        raise RequestRefused(409, f"thread_{status.type}", f"the thread is {status.type}{reason}")
+        raise Refusal(409, f"thread_{status.type}", f"the thread is {status.type}{reason}")
 
 
 async def _pending_client_tool_call(store: SQLStore, thread_id: str, context: RequestContext) -> None:
     page = await store.load_thread_items(thread_id, None, 1, "desc", context)
     last = page.data[0] if page.data else None
     if not (isinstance(last, ClientToolCallItem) and last.status == "pending"):
-        raise RequestRefused(409, "not_pending", "no client tool call is waiting for output")
+        raise Refusal(409, "not_pending", "no client tool call is waiting for output")
 
 
 def _describe(error: ValidationError) -> str:

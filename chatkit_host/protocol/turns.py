@@ -37,7 +37,7 @@ from sqlalchemy.pool import NullPool
 
 from chatkit_host.protocol.cleanup import finish
 from chatkit_host.config.models import ServerConfig
-from chatkit_host.protocol.preflight import RequestRefused
+from chatkit_host.errors import Refusal
 from chatkit_host.storage.engine import POSTGRES_CONNECT_TIMEOUT, is_in_memory
 from chatkit_host.storage.store import SQLStore
 
@@ -48,7 +48,7 @@ LEASE_SECONDS = 30.0
 _PG_NAMESPACE = 0x43484B54  # "CHKT": keeps our advisory locks apart from other users of the database
 
 
-class ThreadBusy(RequestRefused):
+class ThreadBusy(Refusal):
     """Another turn is running on the thread."""
 
     def __init__(self) -> None:

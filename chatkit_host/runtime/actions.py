@@ -50,6 +50,7 @@ from chatkit_host.config.widgets import (
     WidgetData,
 )
 from chatkit_host.context import RequestContext
+from chatkit_host.errors import Refusal
 from chatkit_host.runtime.forms import FormBook
 from chatkit_host.runtime.widgets import TEMPLATES, WidgetError, WidgetLibrary, stream_states
 
@@ -61,20 +62,12 @@ Respond = Callable[[str | None], AsyncIterator[ThreadStreamEvent]]
 _ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.DOTALL)
 
 
-class ActionFailed(Exception):
-    """A step failed; ``message`` is safe to show the client, the log has the details."""
+class ActionFailed(Refusal):
+    """A step failed (answered 500 to a sync action); ``message`` is safe to show the client, the
+    log has the details."""
 
     def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why an action request is refused before anything runs (answered as a 400)."""
-
-    code: str
-    message: str
+        super().__init__(500, "action_failed", message)
 
 
 @dataclass(frozen=True)
@@ -101,21 +94,21 @@ class ActionRoutes:
         route = self.routes.get(action.type)
         if route is None:
             known = ", ".join(self.routes) or "none are declared"
-            return Refusal("unknown_action", f"unknown action type '{action.type}' (known: {known})")
+            return Refusal(400, "unknown_action", f"unknown action type '{action.type}' (known: {known})")
         if sender is not None and not isinstance(sender, WidgetItem):
-            return Refusal("invalid_request", "an action's item_id must name a widget")
+            return Refusal(400, "invalid_request", "an action's item_id must name a widget")
         payload = {} if action.payload is None else action.payload
         errors = sorted(Draft202012Validator(route.payload_schema).iter_errors(payload),
                         key=lambda e: list(map(str, e.absolute_path)))
         if errors:
             described = "; ".join(f"{_where(e.absolute_path)}: {e.message}" for e in errors[:5])
-            return Refusal("invalid_payload", f"action '{action.type}': invalid payload: {described}")
+            return Refusal(400, "invalid_payload", f"action '{action.type}': invalid payload: {described}")
         if sender is None and any(isinstance(step, UpdateWidgetStep) for step in route.do):
-            return Refusal("invalid_request", f"action '{action.type}' updates the widget that sends it: "
-                                              "send it from a widget (item_id)")
+            return Refusal(400, "invalid_request", f"action '{action.type}' updates the widget that sends it: "
+                                                   "send it from a widget (item_id)")
         if sync and any(isinstance(step, STREAMING_ONLY_STEPS) for step in route.do):
-            return Refusal("streaming_required", f"action '{action.type}' streams its answer: send it "
-                                                 "with streaming: true (threads.custom_action)")
+            return Refusal(400, "streaming_required", f"action '{action.type}' streams its answer: send it "
+                                                      "with streaming: true (threads.custom_action)")
         return None
 
     async def stream(self, store: Store[RequestContext], thread: ThreadMetadata, action: Action[str, Any],

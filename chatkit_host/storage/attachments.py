@@ -27,20 +27,13 @@ from chatkit.types import (
 
 from chatkit_host.config.files import FilesConfig
 from chatkit_host.context import RequestContext
+from chatkit_host.errors import Refusal
 from chatkit_host.storage.sniff import accepted, sniff, stored_type
 from chatkit_host.storage.files import FileStorage, UrlSigner, owner_key
 from chatkit_host.storage.store import SQLStore, new_id
 
 PREVIEWABLE = ("image/png", "image/jpeg", "image/gif", "image/webp")
 """Image types shown with a preview (and sent to models as images)."""
-
-
-class UploadRefused(Exception):
-    """An upload (or its announcement) that breaks a `files` rule; nothing was stored."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 class HostAttachments(AttachmentStore[RequestContext]):
@@ -102,10 +95,10 @@ class HostAttachments(AttachmentStore[RequestContext]):
         context = RequestContext(user_id=user_id, base_url=base_url)
         announced = await self.store.load_attachment(ident, context)
         if announced.upload_descriptor is None:
-            raise UploadRefused(409, "already_uploaded", "this attachment's file was uploaded already")
+            raise Refusal(409, "already_uploaded", "this attachment's file was uploaded already")
         try:
             mime_type = self.check_bytes(announced.mime_type, data)
-        except UploadRefused:
+        except Refusal:
             await self.store.delete_attachment(ident, context)
             raise
         attachment = self._attachment(ident, announced.name, mime_type, context, None)
@@ -174,34 +167,34 @@ class HostAttachments(AttachmentStore[RequestContext]):
 
     def check_size(self, size: int) -> None:
         if size > self.config.max_bytes:
-            raise UploadRefused(
+            raise Refusal(
                 413, "too_large",
                 f"the file is {_human(size)}; the largest accepted is {_human(self.config.max_bytes)}",
             )
         if size == 0:
-            raise UploadRefused(400, "empty_file", "the file is empty")
+            raise Refusal(400, "empty_file", "the file is empty")
 
     def check_declared_type(self, mime_type: str) -> None:
         if not accepted(mime_type, self.config.accept):
-            raise UploadRefused(
+            raise Refusal(
                 415, "type_not_accepted",
                 f"files of type {mime_type or 'unknown'} are not accepted; accepted: "
                 + ", ".join(self.config.accept),
             )
 
     def check_bytes(self, declared: str, data: bytes) -> str:
-        """The type to store the file as, or `UploadRefused`."""
+        """The type to store the file as, or `Refusal`."""
         self.check_size(len(data))
         sniffed = sniff(data[:4096])
         if sniffed.executable:
-            raise UploadRefused(
+            raise Refusal(
                 415, "executable_refused",
                 f"the file is {sniffed.executable}, whatever its name or declared type says",
             )
         mime_type = stored_type(declared, sniffed)
         if not accepted(mime_type, self.config.accept):
             claimed = f" (declared as {declared})" if declared and declared != mime_type else ""
-            raise UploadRefused(
+            raise Refusal(
                 415, "type_not_accepted",
                 f"the file's content is {mime_type}{claimed}, which is not accepted; accepted: "
                 + ", ".join(self.config.accept),

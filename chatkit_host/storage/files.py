@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from chatkit_host.config.files import FilesConfig
 from chatkit_host.errors import ConfigError, ConfigProblem
@@ -101,10 +101,6 @@ class FileStorage:
 
         await asyncio.to_thread(delete)
 
-    async def exists(self, owner: str, ident: str) -> bool:
-        path = self.path(owner, ident)
-        return await asyncio.to_thread(self.fs.exists, path)
-
 
 @dataclass(frozen=True)
 class UrlSigner:
@@ -145,9 +141,3 @@ class UrlSigner:
         """Whether a URL of ours expires within half its lifetime (so a page read now lasts)."""
         expires = parse_qs(urlsplit(url).query).get("e", [""])[0]
         return not expires.isdigit() or int(expires) - time.time() < self.ttl / 2
-
-    def refresh(self, url: str, purpose: str, ident: str) -> str:
-        """The same URL with a new expiry and signature (its owner kept)."""
-        parts = urlsplit(url)
-        owner = parse_qs(parts.query).get("o", [""])[0]
-        return urlunsplit(parts._replace(query=self.query(purpose, owner, ident)))

@@ -6,7 +6,6 @@ the reloader all go through `create_app`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -14,22 +13,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from chatkit.server import StreamingResult
-from chatkit.store import NotFoundError
 from litestar import Litestar, Request, Response, get, post
 from litestar.config.cors import CORSConfig
 from litestar.response import Stream
-from pydantic import ValidationError
 
-from chatkit_host.protocol import faults, preflight
 from chatkit_host.heap import freeze_startup_heap
-from chatkit_host.web.entities import entity_routes
 from chatkit_host.host import Host
-from chatkit_host.web.observe import metrics_routes, observe_requests
 from chatkit_host.observability.logs import note_request
-from chatkit_host.storage.attachments import UploadRefused
-from chatkit_host.web.uploads import upload_routes
+from chatkit_host.protocol import faults, preflight
+from chatkit_host.web.caller import Caller, caller_dependency
+from chatkit_host.web.entities import entity_routes
+from chatkit_host.web.observe import metrics_routes, observe_requests
 from chatkit_host.web.playground.routes import playground_routes
-from chatkit_host.runtime.actions import ActionFailed
+from chatkit_host.web.refusals import APP_HANDLERS, PROTOCOL_HANDLERS
+from chatkit_host.web.uploads import upload_routes
 
 logger = logging.getLogger("chatkit_host.web.app")
 
@@ -67,38 +64,18 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
                 await watcher.stop()
             await host.stop()
 
-    @post(config.server.path, status_code=200, request_max_body_size=config.server.max_body)
-    async def chatkit_endpoint(request: Request) -> Response:
-        context = await host.authenticator.authenticate(request.headers.get("authorization"))
-        if context is None:
-            return _error(401, "unauthorized", "a valid bearer token is required",
-                          {"WWW-Authenticate": "Bearer"})
-        context = dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"))
-        body = await request.body()
-        try:
-            parsed = preflight.parse(body)
-            note_request(parsed, context.user_id)  # for the request's log line and metrics
-            await preflight.admit(parsed, host.runtime, host.store, context)
-            await faults.probe(parsed, host.store)
-            async with host.turns.turn(
-                parsed, lambda: preflight.admit(parsed, host.runtime, host.store, context)
-            ) as turn:
-                result = await host.server.process_parsed(parsed, context)
-                result = turn.keep_while_streaming(faults.guard_stream(result))
-        except (preflight.RequestRefused, UploadRefused) as refused:
-            return _error(refused.status, refused.code, refused.message)
-        except ActionFailed as failed:  # a sync action's step failed; nothing was saved
-            return _error(500, "action_failed", failed.message)
-        except NotFoundError as error:
-            return _error(404, "not_found", str(error) or "not found")
-        except (ValidationError, ValueError) as error:
-            return _error(400, "invalid_request", _first_line(error))
-        except NotImplementedError as error:
-            return _error(501, "not_supported", _first_line(error))
-        except Exception as error:
-            if not faults.is_store_outage(error):
-                raise
-            return faults.outage_response(error)
+    @post(config.server.path, status_code=200, request_max_body_size=config.server.max_body,
+          exception_handlers=PROTOCOL_HANDLERS)
+    async def chatkit_endpoint(request: Request, caller: Caller) -> Response:
+        parsed = preflight.parse(await request.body())
+        note_request(parsed, caller.user_id)  # for the request's log line and metrics
+        await preflight.admit(parsed, host.runtime, host.store, caller)
+        await faults.probe(parsed, host.store)
+        async with host.turns.turn(
+            parsed, lambda: preflight.admit(parsed, host.runtime, host.store, caller)
+        ) as turn:
+            result = await host.server.process_parsed(parsed, caller)
+            result = turn.keep_while_streaming(faults.guard_stream(result))
         if isinstance(result, StreamingResult):
             return Stream(result, media_type="text/event-stream", headers=SSE_HEADERS)
         return Response(result.json, media_type="application/json")
@@ -122,7 +99,8 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         route_handlers=[chatkit_endpoint, healthz, *upload_routes(host), *playground_routes(host),
                         *metrics_routes(host), *entity_routes(host)],
         middleware=[observe_requests(host)],
-        exception_handlers={413: _too_large},
+        exception_handlers=APP_HANDLERS,
+        dependencies=caller_dependency(host),
         lifespan=[lifespan],
         cors_config=cors,
         debug=False,
@@ -136,21 +114,3 @@ def app_from_environment() -> Litestar:
 
     host = Host(build_runtime(load_config(Path(os.environ[CONFIG_ENV]))))
     return create_app(host, reload=os.environ.get(RELOAD_ENV) == "1")
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
-
-
-def _too_large(request: Request, error: Exception) -> Response:
-    """Litestar refuses a body over a route's limit itself; answer in the shape of every other error."""
-    limit = request.route_handler.resolve_request_max_body_size() if "route_handler" in request.scope else None
-    over = f" (at most {limit} bytes)" if limit else ""
-    return _error(413, "too_large", f"the request body is larger than this endpoint accepts{over}")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -10,13 +10,13 @@ always exist and read the runtime in force, so a reload that adds `entities` nee
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 
-from chatkit_host.context import RequestContext
+from chatkit_host.errors import Refusal
+from chatkit_host.web.caller import Caller
 
 if TYPE_CHECKING:
     from chatkit_host.host import Host
@@ -29,36 +29,24 @@ def entity_routes(host: Host) -> list[HTTPRouteHandler]:
     """The search and preview routes under the ChatKit endpoint's path."""
     base = host.runtime.config.server.path.rstrip("/")
 
-    async def caller(request: Request) -> RequestContext | Response:
-        context = await host.authenticator.authenticate(request.headers.get("authorization"))
-        if context is None:
-            return _error(401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+    def searchable() -> None:
         if host.runtime.config.entities is None:
-            return _error(404, "not_found", "this host has no entity search (no `entities` in chatkit.yaml)")
-        return dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"))
+            raise Refusal(404, "not_found", "this host has no entity search (no `entities` in chatkit.yaml)")
 
     @get(f"{base}/entities", include_in_schema=False)
-    async def search_entities(request: Request) -> Response:
-        context = await caller(request)
-        if isinstance(context, Response):
-            return context
+    async def search_entities(request: Request, caller: Caller) -> Response:
+        searchable()
         query = request.query_params.get("q") or ""
-        found = await host.runtime.entities.search(query[:MAX_QUERY_CHARS], context)
+        found = await host.runtime.entities.search(query[:MAX_QUERY_CHARS], caller)
         return Response({"data": found}, headers={"Cache-Control": "no-store"})
 
     @get(f"{base}/entities/preview", include_in_schema=False)
-    async def preview_entity(request: Request) -> Response:
-        context = await caller(request)
-        if isinstance(context, Response):
-            return context
+    async def preview_entity(request: Request, caller: Caller) -> Response:
+        searchable()
         entity_id = request.query_params.get("id")
         if not entity_id:
-            return _error(400, "invalid_request", "name the entity: ?id=ENTITY_ID")
+            raise Refusal(400, "invalid_request", "name the entity: ?id=ENTITY_ID")
         preview = host.runtime.entities.preview(entity_id)
         return Response({"preview": preview}, headers={"Cache-Control": "no-store"})
 
     return [search_entities, preview_entity]
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response({"error": {"code": code, "message": message}}, status_code=status, headers=headers)

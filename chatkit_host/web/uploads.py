@@ -15,8 +15,7 @@ the ChatKit endpoint's `server.max_body`.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from chatkit.store import NotFoundError
@@ -25,9 +24,11 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 
+from chatkit_host.errors import Refusal
+from chatkit_host.web.caller import Caller
 from chatkit_host.protocol.faults import outage_handlers
+from chatkit_host.storage.attachments import PREVIEWABLE, HostAttachments
 from chatkit_host.storage.sniff import sniff
-from chatkit_host.storage.attachments import PREVIEWABLE, HostAttachments, UploadRefused
 
 if TYPE_CHECKING:
     from chatkit_host.host import Host
@@ -52,16 +53,9 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
     outages = outage_handlers(host.runtime.config.store.url)
 
     @post(base, status_code=200, request_max_body_size=limit, exception_handlers=outages)
-    async def direct_upload(request: Request) -> Response:
-        context = await host.authenticator.authenticate(request.headers.get("authorization"))
-        if context is None:
-            return _error(401, "unauthorized", "a valid bearer token is required")
-        context = dataclasses.replace(context, base_url=_base_url(request))
-        try:
-            name, declared, data = await _received_file(request)
-            attachment = await attachments().upload_direct(name, declared, data, context)
-        except UploadRefused as refused:
-            return _error(refused.status, refused.code, refused.message)
+    async def direct_upload(request: Request, caller: Caller) -> Response:
+        name, declared, data = await _received_file(request)
+        attachment = await attachments().upload_direct(name, declared, data, caller)
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
 
     @route(f"{base}/{{attachment_id:str}}/upload", http_method=["POST", "PUT"], status_code=200,
@@ -71,26 +65,21 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
         store = attachments()
         user_id = store.signer.verify("upload", attachment_id, dict(request.query_params))
         if user_id is None:
-            return _error(403, "link_expired", "this upload link is invalid or has expired")
+            raise Refusal(403, "link_expired", "this upload link is invalid or has expired")
+        _, _, data = await _received_file(request)
         try:
-            _, _, data = await _received_file(request)
             attachment = await store.upload_announced(attachment_id, user_id, data, _base_url(request))
-        except UploadRefused as refused:
-            return _error(refused.status, refused.code, refused.message)
         except NotFoundError:
-            return _error(404, "not_found", f"attachment {attachment_id} not found")
+            raise Refusal(404, "not_found", f"attachment {attachment_id} not found") from None
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
 
     @get(f"{base}/{{attachment_id:str}}", exception_handlers=outages)
-    async def download(request: Request) -> Response:
+    async def download(request: Request, caller: Caller) -> Response:
         attachment_id = request.path_params["attachment_id"]
-        context = await host.authenticator.authenticate(request.headers.get("authorization"))
-        if context is None:
-            return _error(401, "unauthorized", "a valid bearer token is required")
         try:
-            attachment, data = await attachments().read(attachment_id, context)
+            attachment, data = await attachments().read(attachment_id, caller)
         except NotFoundError:
-            return _error(404, "not_found", f"attachment {attachment_id} not found")
+            raise Refusal(404, "not_found", f"attachment {attachment_id} not found") from None
         return _file(data, attachment.mime_type, attachment.name)
 
     @get(f"{base}/{{attachment_id:str}}/preview")
@@ -99,11 +88,11 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
         store = attachments()
         owner = store.signer.verify("preview", attachment_id, dict(request.query_params))
         if owner is None:
-            return _error(403, "link_expired", "this preview link is invalid or has expired")
+            raise Refusal(403, "link_expired", "this preview link is invalid or has expired")
         try:
             data = await store.storage.read(owner, attachment_id)
         except FileNotFoundError:
-            return _error(404, "not_found", f"file {attachment_id} not found")
+            raise Refusal(404, "not_found", f"file {attachment_id} not found") from None
         mime_type = sniff(data[:4096]).mime_type
         ttl = store.signer.ttl
         if mime_type in PREVIEWABLE:
@@ -121,13 +110,13 @@ async def _received_file(request: Request) -> tuple[str, str, bytes]:
             form = await request.form()
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
-                raise UploadRefused(400, "no_file", "send the file as multipart form field 'file'")
+                raise Refusal(400, "no_file", "send the file as multipart form field 'file'")
             return upload.filename or "file", upload.content_type or "", await upload.read()
         data = await request.body()
     except HTTPException as error:
         if error.status_code == 413:
-            raise UploadRefused(413, "too_large", "the file is larger than files.max_bytes") from None
-        raise UploadRefused(error.status_code, "invalid_upload", str(error.detail)) from None
+            raise Refusal(413, "too_large", "the file is larger than files.max_bytes") from None
+        raise Refusal(error.status_code, "invalid_upload", str(error.detail)) from None
     return request.headers.get("x-file-name", "file"), request.content_type[0], data
 
 
@@ -142,8 +131,3 @@ def _file(data: bytes, mime_type: str, name: str) -> Response:
         "Cache-Control": "private, no-store",
     }
     return Response(data, media_type=mime_type, headers=headers)
-
-
-def _error(status: int, code: str, message: str) -> Response[Any]:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response({"error": {"code": code, "message": message}}, status_code=status, headers=headers)

@@ -1,0 +1,36 @@
+"""Who is calling, for every route that needs to know: one Litestar dependency.
+
+A route that names a `caller: Caller` parameter is authenticated as `auth` in
+chatkit.yaml says, before its handler runs; without a valid token the answer is `401` with
+`WWW-Authenticate: Bearer`. The authenticator in force is read per request, so a reload that
+changes tokens applies to the next request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+
+from chatkit_host.context import RequestContext
+from chatkit_host.errors import Refusal
+
+if TYPE_CHECKING:
+    from chatkit_host.host import Host
+
+Caller = NamedDependency[RequestContext]
+"""The type of a route's `caller` parameter: the authenticated user, with the request's base URL."""
+
+def caller_dependency(host: Host) -> dict[str, Provide]:
+    """For `Litestar(dependencies=...)`: `caller`, the authenticated user of the request."""
+
+    async def caller(request: Request[Any, Any, Any]) -> RequestContext:
+        context = await host.authenticator.authenticate(request.headers.get("authorization"))
+        if context is None:
+            raise Refusal(401, "unauthorized", "a valid bearer token is required",
+                          {"WWW-Authenticate": "Bearer"})
+        return dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"))
+
+    return {"caller": Provide(caller)}
