@@ -62,6 +62,22 @@ class PostgresServer:
         _run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w",
               "stop"], self.run_as, cwd=self.root, check=True)
 
+    def begin_smart_stop(self) -> None:
+        """Ask for a smart shutdown and return at once: sessions already open go on, and every new
+        connection is refused with "the database system is shutting down" (SQLSTATE 57P03, what
+        clients meet while a restart is under way) until the last session leaves and the server
+        stops. Follow with ``wait_stopped()`` and ``resume()``."""
+        _run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "smart", "-W", "stop"],
+             self.run_as, cwd=self.root, check=True)
+
+    def wait_stopped(self, timeout: float = 30.0) -> None:
+        """Wait until the server has stopped (its pid file is gone)."""
+        deadline = time.monotonic() + timeout
+        while (self.data_dir / "postmaster.pid").exists():
+            if time.monotonic() > deadline:
+                raise PostgresUnavailable("PostgreSQL did not stop")
+            time.sleep(0.02)
+
     def resume(self, timeout: float = 30.0) -> None:
         """Start a halted server again on the same port, with the same data."""
         result = _run(

@@ -250,3 +250,56 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
+
+
+async def test_while_postgres_shuts_down_or_starts_up_requests_get_503_not_500(
+    tmp_path: Path, own_postgres: PostgresServer
+) -> None:
+    """PostgreSQL refuses new connections with "the database system is shutting down" (and "is
+    starting up") during a restart: asyncpg's `CannotConnectNowError`, wrapped twice by SQLAlchemy.
+    Every request that meets it is the documented 503 with `Retry-After`, never a bare 500 (#18)."""
+    name = f"faults_{uuid.uuid4().hex[:8]}"
+    await _create_database(own_postgres, name)
+    project(tmp_path, own_postgres.url(name))
+    host = Host(build_runtime(load_config(tmp_path / "chatkit.yaml", environ={})))
+    async with AsyncTestClient(create_app(host)) as http:
+        client = ChatKitClient("/chatkit", client=http)
+        thread_id = (await client.create_thread("first")).thread_id
+        # The session that keeps the smart shutdown from finishing, so new connections are refused.
+        admin = await asyncpg.connect(own_postgres.dsn())
+        try:
+            own_postgres.begin_smart_stop()
+            await _until_refused(own_postgres)
+            # The host's pooled connections go, as in a restart: each request has to connect anew.
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+            during = [
+                await http.post("/chatkit", content=json.dumps({"type": kind, "params": params}))
+                for kind, params in [
+                    ("threads.list", {"limit": 5}),
+                    ("items.list", {"thread_id": thread_id}),
+                    ("threads.create", {"input": user_input("new")}),
+                    ("threads.add_user_message", {"thread_id": thread_id, "input": user_input("again")}),
+                ]
+            ]
+        finally:
+            await admin.close()
+        await asyncio.to_thread(own_postgres.wait_stopped)
+        await asyncio.to_thread(own_postgres.resume)
+        answers = [(r.status_code, _json(r), r.headers.get("retry-after")) for r in during]
+        assert answers == [(503, OUTAGE, "2")] * 4, answers
+        follow_up = await _retry_outage(lambda: http.post("/chatkit", content=json.dumps(
+            {"type": "threads.list", "params": {"limit": 5}})))
+        assert follow_up.status_code == 200
+
+
+async def _until_refused(server: PostgresServer) -> None:
+    """Until a new connection is refused with "the database system is shutting down"."""
+    for _ in range(500):
+        try:
+            connection = await asyncpg.connect(server.dsn())
+        except asyncpg.CannotConnectNowError:
+            return
+        await connection.close()
+        await asyncio.sleep(0.01)
+    raise AssertionError("PostgreSQL kept accepting connections after a smart shutdown began")

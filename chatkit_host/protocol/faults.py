@@ -28,16 +28,42 @@ RETRY_AFTER_SECONDS = 2
 """Sent as `Retry-After` with a 503: a restart usually takes a few seconds."""
 
 def is_store_outage(error: BaseException) -> bool:
-    """True when ``error`` says the database is unreachable (not that a query was wrong)."""
+    """True when ``error`` says the database is unreachable (not that a query was wrong).
+
+    The telling error may sit several levels down: SQLAlchemy wraps an adapter error that wraps
+    asyncpg's (`CannotConnectNowError` during a restart is three deep), so every error ``error``
+    wraps — its ``__cause__``, ``__context__`` and a driver's ``.orig`` — is looked at, by type.
+    """
+    # Refused or reset sockets, and connect timeouts, before SQLAlchemy wraps anything. Only at the
+    # top (or as a driver's own error): deeper down they may be a tool's or an entity source's.
+    if isinstance(error, (ConnectionError, TimeoutError)) or isinstance(
+        getattr(error, "orig", None), (ConnectionError, TimeoutError)
+    ):
+        return True
+    return any(_says_unreachable(wrapped) for wrapped in _wrapped(error))
+
+
+def _says_unreachable(error: BaseException) -> bool:
     if isinstance(error, (sa.OperationalError, sa.InterfaceError, sa.TimeoutError)):
         return True
     if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
         return True
-    cause = getattr(error, "orig", None) or error
-    if isinstance(cause, _driver_outages()):
-        return True
-    # Refused or reset sockets, and connect timeouts, before SQLAlchemy wraps anything.
-    return isinstance(cause, (ConnectionError, TimeoutError))
+    return isinstance(error, _driver_outages())
+
+
+def _wrapped(error: BaseException, limit: int = 16) -> list[BaseException]:
+    """``error`` and every error it wraps, each once (chains can loop), at most ``limit``."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending and len(seen) < limit:
+        current = pending.pop(0)
+        if current is None or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        orig = getattr(current, "orig", None)
+        pending += [current.__cause__, current.__context__,
+                    orig if isinstance(orig, BaseException) else None]
+    return seen
 
 
 def _driver_outages() -> tuple[type[Exception], ...]:
@@ -54,7 +80,9 @@ def _asyncpg_outages(asyncpg: Any) -> tuple[type[Exception], ...]:
         asyncpg.PostgresConnectionError,  # connection refused, lost, cannot connect now
         asyncpg.InterfaceError,  # "connection is closed" on a connection the server dropped
         asyncpg.exceptions.AdminShutdownError,  # "terminating connection due to administrator command"
-        asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up"
+        asyncpg.exceptions.CrashShutdownError,  # another server process crashed: all were reset
+        asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up" / "shutting down"
+        asyncpg.exceptions.TooManyConnectionsError,  # "sorry, too many clients already"
     )
 
 
