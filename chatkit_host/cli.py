@@ -6,6 +6,9 @@ import ipaddress
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,8 +122,28 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     # Worker processes each build their own app from the same file.
     os.environ[CONFIG_ENV] = str(config_path.resolve())
     os.environ[RELOAD_ENV] = "1" if reload else ""
-    uvicorn.run("chatkit_host.web.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, timeout_graceful_shutdown=5, ws="none")
+    with _shared_metrics_directory():
+        uvicorn.run("chatkit_host.web.app:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_level=log_level, timeout_graceful_shutdown=5, ws="none")
+
+
+@contextmanager
+def _shared_metrics_directory() -> Iterator[None]:
+    """A fresh directory where the workers' metrics meet, so one scrape of `/metrics` counts them
+    all (prometheus_client's multiprocess mode); removed when serve ends. One the operator set in
+    the environment is used as it is."""
+    from chatkit_host.observability.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="chatkit-host-metrics-") as directory:
+        # Workers are spawned after this, with this environment; this process counts nothing.
+        os.environ[MULTIPROC_ENV] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_ENV]
 
 
 @main.command()

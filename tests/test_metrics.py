@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,6 +19,7 @@ from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
+from processes import serve
 from projects import DEMO_SCRIPT, TOOLS_PY, base_config, write_project
 
 BROKEN_TOOL = TOOLS_PY + '''
@@ -141,8 +145,32 @@ async def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
         assert (await http.get("/metrics")).status_code == 404
 
 
-def test_the_exposition_escapes_label_values() -> None:
-    counter = metrics.Counter("t_total", "A test counter.", ["tool"])
-    counter.inc('a "quoted"\\name\nwith a newline')
-    family = next(text_string_to_metric_families(metrics.render([counter])))
-    assert [s.labels["tool"] for s in family.samples] == ['a "quoted"\\name\nwith a newline']
+@pytest.mark.serial
+def test_one_scrape_counts_every_worker_of_serve(tmp_path: Path) -> None:
+    write_project(tmp_path, project_config(), SCRIPT, files={"tools.py": BROKEN_TOOL})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    # Worker processes are slow to spawn on a busy machine: a generous start-up timeout.
+    with serve(tmp_path, "--workers", "2", env={"TMPDIR": str(scratch)}, timeout=90) as host:
+        (shared,) = scratch.glob("chatkit-host-metrics-*")
+        sent = 0
+        # New connections land on either worker; a worker's counter file appears with its first
+        # counted request.
+        while len(list(shared.glob("counter_*.db"))) < 2 and sent < 400:
+            response = httpx.post(host.url, content=b'{"type":"threads.list","params":{}}')
+            assert response.status_code == 200
+            sent += 1
+        assert len(list(shared.glob("counter_*.db"))) == 2, f"one worker served all {sent}"
+        # A request is counted when its response has ended, a moment after the client has it.
+        deadline = time.monotonic() + 10
+        while True:
+            scraped = Samples(httpx.get(f"{host.base}/metrics").text)
+            counted = scraped.value("chatkit_requests_total", type="threads.list", outcome="ok")
+            if counted == sent or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert counted == sent
+        assert scraped.value("chatkit_request_duration_seconds_count", type="threads.list") == sent
+        assert scraped.value("chatkit_open_streams") == 0
+    # serve removes the directory it made.
+    assert list(scratch.iterdir()) == []

@@ -1,6 +1,6 @@
 """What `observability:` in chatkit.yaml may say: metrics, request logs and tracing.
 
-Pure models; `metrics.py`, `request_log.py` and `tracing_export.py` act on them.
+Pure models; `observability/metrics.py`, `logs.py` and `tracing.py` act on them.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ class ObservabilityConfig(_Strict):
     """Metrics, request logs and tracing."""
 
     metrics: bool = True
-    """Serve Prometheus metrics at `GET /metrics` (per process: each replica exposes its own)."""
+    """Serve Prometheus metrics at `GET /metrics` (each replica exposes its own; one scrape adds up
+    the workers of `serve --workers N`)."""
     logs: LogsConfig = LogsConfig()
     """The one-line-per-request log."""
     tracing: TracingConfig = TracingConfig()

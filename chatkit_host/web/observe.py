@@ -78,7 +78,8 @@ async def _observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> 
 
 
 def metrics_routes(host: Any) -> list[Any]:
-    """`GET /metrics`: Prometheus text; 404 while `observability.metrics` is false."""
+    """`GET /metrics`: Prometheus text (every worker's under `serve --workers N`); 404 while
+    `observability.metrics` is false."""
 
     @get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:
