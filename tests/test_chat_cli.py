@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from processes import serve
 from projects import REPO
+
+pytestmark = pytest.mark.serial
 
 EXAMPLE_FILES = ["chatkit.yaml", "demo.yaml", "agents", "tools", "widgets"]
 

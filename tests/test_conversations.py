@@ -8,10 +8,13 @@ import textwrap
 from contextlib import chdir
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from chatkit_host.cli import main
 from projects import REPO, base_config, write_project
+
+pytestmark = pytest.mark.serial
 
 
 def run_tests(project: Path, *args: str) -> tuple[int, str]:

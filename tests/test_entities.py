@@ -27,6 +27,8 @@ from loopback import JsonHandler, serving
 from processes import serve
 from projects import base_config, recorded_calls, write_project
 
+pytestmark = pytest.mark.serial
+
 TOKENS = {"alice": "token-alice", "bob": "token-bob"}
 
 PREVIEW_WIDGET = json.dumps({

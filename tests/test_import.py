@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from litestar.testing import AsyncTestClient
@@ -22,6 +23,8 @@ from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
 from processes import serve
 from projects import recorded_calls, write_project
+
+pytestmark = pytest.mark.serial
 
 FIXTURE = Path(__file__).parent / "fixtures" / "exported_workflow.py"
 

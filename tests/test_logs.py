@@ -20,6 +20,8 @@ from processes import serve
 from projects import base_config, write_project
 from logcapture import captured_logs
 
+pytestmark = pytest.mark.serial
+
 TOKEN = "tok-7d1e0c2f-never-log-me"
 
 
@@ -33,7 +35,6 @@ def request_lines(log: str) -> list[dict[str, Any]]:
     return lines
 
 
-@pytest.mark.serial
 async def test_serve_writes_one_json_line_per_request(tmp_path: Path) -> None:
     config = base_config()
     config["auth"] = {"mode": "bearer", "tokens": {"alice": TOKEN}}

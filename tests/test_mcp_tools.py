@@ -20,6 +20,8 @@ from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
 from projects import base_config, recorded_calls, write_project
 
+pytestmark = pytest.mark.serial
+
 MCP_SERVER = '''
 import sys
 from mcp.server.mcpserver import MCPServer

@@ -33,6 +33,8 @@ from loopback import JsonHandler, serving
 from processes import serve
 from projects import base_config, write_project
 
+pytestmark = pytest.mark.serial
+
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

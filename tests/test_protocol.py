@@ -30,13 +30,6 @@ def chatkit(client: AsyncTestClient, token: str | None = None) -> ChatKitClient:
     return ChatKitClient("/chatkit", token=token, client=client)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/chatkit.db"
-    return request.getfixturevalue("postgres_db_url")
-
-
 async def test_a_conversation_from_create_to_delete(tmp_path: Path, store_url: str) -> None:
     config = base_config()
     config["store"] = {"url": store_url}

@@ -43,34 +43,8 @@ BOB = RequestContext(user_id="bob")
 #: Every object gets the same timestamp: order must come from insertion, not from created_at.
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
-ALL_BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("memory", id="memory"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-#: Backends a second store (standing in for a second process) can open too.
-SHARED_BACKENDS = [ALL_BACKENDS[0], ALL_BACKENDS[2]]
-
 
 # --- fixtures and builders --------------------------------------------------------------------
-
-
-@pytest.fixture(params=ALL_BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return _url_for(request, tmp_path)
-
-
-@pytest.fixture(params=SHARED_BACKENDS)
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return _url_for(request, tmp_path)
-
-
-def _url_for(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/store.db"  # four slashes in all: absolute
-    if request.param == "memory":
-        return "memory://"
-    return request.getfixturevalue("postgres_db_url")
 
 
 @pytest.fixture
@@ -614,9 +588,9 @@ async def test_sqlite_pages_are_index_range_scans(tmp_path: Path) -> None:
 # --- several processes ------------------------------------------------------------------------
 
 
-async def test_two_stores_on_one_database_see_each_other(shared_url: str) -> None:
+async def test_two_stores_on_one_database_see_each_other(shared_store_url: str) -> None:
     """Two stores stand in for two processes: nothing may be cached in either."""
-    first, second = await open_store(shared_url), await open_store(shared_url)
+    first, second = await open_store(shared_store_url), await open_store(shared_store_url)
     try:
         await first.save_thread(thread("thr", title="one"), ALICE)
         await second.save_thread(thread("thr", title="two"), ALICE)
@@ -660,12 +634,12 @@ async def test_schema_version_is_recorded(store: SQLStore) -> None:
     assert [tuple(row) for row in rows] == [(1, SCHEMA_VERSION)]
 
 
-async def test_reopening_keeps_data_and_newer_schema_is_refused(shared_url: str) -> None:
-    store = await open_store(shared_url)
+async def test_reopening_keeps_data_and_newer_schema_is_refused(shared_store_url: str) -> None:
+    store = await open_store(shared_store_url)
     await store.save_thread(thread("thr"), ALICE)
     await store.close()
 
-    store = await open_store(shared_url)
+    store = await open_store(shared_store_url)
     assert (await store.load_thread("thr", ALICE)).id == "thr"
     async with store.engine.begin() as connection:
         await connection.execute(
@@ -674,7 +648,7 @@ async def test_reopening_keeps_data_and_newer_schema_is_refused(shared_url: str)
     await store.close()
 
     with pytest.raises(SchemaVersionError) as raised:
-        await open_store(shared_url)
+        await open_store(shared_store_url)
     problem = raised.value.problems[0]
     assert problem.key == "store.url"
     assert f"version {SCHEMA_VERSION + 1}" in problem.message
@@ -742,7 +716,6 @@ async def test_relative_sqlite_path_uses_base_dir(tmp_path: Path) -> None:
     assert (tmp_path / "state" / "nested" / "chat.db").is_file()
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+asyncpg"])
 async def test_postgres_url_spellings(postgres_db_url: str, scheme: str) -> None:
     url = scheme + postgres_db_url.removeprefix("postgresql+asyncpg")

@@ -23,6 +23,8 @@ from projects import base_config, write_project
 from ui_project import ORDER_CARD, ui_config
 from ui_project import SCRIPT as UI_SCRIPT
 
+pytestmark = pytest.mark.serial
+
 HOLD_TOOLS_PY = '''
 import asyncio
 from pathlib import Path
@@ -96,15 +98,6 @@ async def running(path: Path) -> AsyncIterator[ChatKitClient]:
 def texts(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(i["type"], "".join(part.get("text", "") for part in i.get("content", [])))
             for i in items]
-
-
-@pytest.fixture(params=["sqlite", "memory", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/chatkit.db"
-    if request.param == "memory":
-        return "memory://"
-    return request.getfixturevalue("postgres_db_url")
 
 
 async def test_a_second_turn_on_a_busy_thread_is_refused_before_it_streams(
