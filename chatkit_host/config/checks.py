@@ -22,6 +22,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from chatkit_host.config.models import INSTRUCTIONS_FILE, ChatKitConfig, TitleAgentConfig
+from chatkit_host.config.tool_kinds import TOOL_KINDS, action_callable_kinds
 from chatkit_host.config.positions import KeyPath, dotted
 from chatkit_host.config.widgets import (
     AskStep,
@@ -222,9 +223,9 @@ def check_widgets_forms_actions(config: ChatKitConfig, base_dir: Path, problem: 
                 tool = config.tools.get(step.call)
                 if tool is None:
                     known((*path, "call"), step.call, config.tools, "declared tools", "no tools are declared")
-                elif tool.python is None and tool.http is None:
+                elif not TOOL_KINDS[tool.kind].actions_may_call:
                     problems.append(problem((*path, "call"), f"tool '{step.call}' is a {tool.kind} tool; "
-                                            "actions call python and http tools",
+                                            f"actions call {' and '.join(action_callable_kinds())} tools",
                                             "show widgets with show_widget and ask forms with ask"))
             elif isinstance(step, (UpdateWidgetStep, ShowWidgetStep)):
                 key = "update_widget" if isinstance(step, UpdateWidgetStep) else "show_widget"

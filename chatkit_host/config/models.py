@@ -24,6 +24,7 @@ from chatkit_host.config.guardrails import GuardrailsConfig
 from chatkit_host.config.observability import ObservabilityConfig
 from chatkit_host.config.files import ConvertersConfig, FilesConfig, TranscriptionConfig
 from chatkit_host.config.stream import StreamConfig
+from chatkit_host.config.tool_kinds import TOOL_KINDS
 from chatkit_host.config.tools import (
     ClientToolConfig,
     HostedKind,
@@ -255,12 +256,9 @@ class ToolConfig(Strict):
         return self
 
 
-_TOOL_COMMON_FIELDS = frozenset({"description", "progress"})
-"""ToolConfig fields every kind may have; every other field is a kind key."""
-
-
 def _tool_kinds() -> list[str]:
-    return [name for name in ToolConfig.model_fields if name not in _TOOL_COMMON_FIELDS]
+    """The kind keys (`config/tool_kinds.py`), in the order the fields are declared."""
+    return [name for name in ToolConfig.model_fields if name in TOOL_KINDS]
 
 
 class TitleAgentConfig(Strict):

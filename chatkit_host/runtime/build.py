@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from agents import Agent, FunctionTool, RunConfig
+from agents import Agent, FunctionTool, RunConfig, Tool
 from agents.models.interface import ModelProvider
 
 from chatkit_host.auth import auth_problems
@@ -30,12 +30,11 @@ from chatkit_host.runtime.entities import EntitySearch, build_entities
 from chatkit_host.runtime.forms import FormBook
 from chatkit_host.runtime.instructions import TemplateError, compile_instructions
 from chatkit_host.runtime.models import build_providers, model_settings, resolve_model
-from chatkit_host.runtime.tools import ToolBuildError, build_tool
+from chatkit_host.runtime.tools import ToolBuildError
 from chatkit_host.runtime.guardrails import attach_guardrails
 from chatkit_host.runtime.usage import count_tool_calls
 from chatkit_host.observability.tracing import Tracing, build_tracing
-from chatkit_host.runtime.tool_kinds import WIRED_LATER, wire_tool_kinds
-from chatkit_host.runtime.ui_tools import build_ui_tool, is_ui_tool, pausing_tools, stop_also_at
+from chatkit_host.runtime.tool_kinds import ToolSpec, build_tool, wire_tool_kinds
 from chatkit_host.runtime.widgets import WidgetLibrary, load_widgets
 
 
@@ -115,7 +114,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
         model_provider=HostModelProvider(providers, loaded.config.models.default, window),
-        widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, tools, widgets, forms),
+        widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, _callable(tools), widgets, forms),
         tracing=build_tracing(loaded), entities=entities,
     )
 
@@ -138,26 +137,27 @@ def _widgets(loaded: LoadedConfig, problems: list[ConfigProblem]) -> WidgetLibra
 
 
 def _tools(loaded: LoadedConfig, problems: list[ConfigProblem], widgets: WidgetLibrary,
-           forms: FormBook) -> dict[str, FunctionTool]:
-    tools: dict[str, FunctionTool] = {}
+           forms: FormBook) -> dict[str, Tool]:
+    tools: dict[str, Tool] = {}
     for name, config in loaded.config.tools.items():
-        if is_ui_tool(config):  # widget and form tools (runtime/ui_tools.py)
-            if (tool := build_ui_tool(name, config, widgets, forms)) is not None:
-                tools[name] = tool
-            continue
-        if config.kind in WIRED_LATER:
-            continue  # agent and mcp tools need the agents: wire_tool_kinds
         try:
-            tools[name] = build_tool(name, config, loaded.base_dir)
+            tool = build_tool(ToolSpec(name, config, loaded.base_dir, widgets, forms))
         except ToolBuildError as error:
             problems.append(loaded.problem(("tools", name, error.key), error.message, error.hint))
+            continue
+        if tool is not None:
+            tools[name] = tool
     return tools
+
+
+def _callable(tools: Mapping[str, Tool]) -> dict[str, FunctionTool]:
+    return {name: tool for name, tool in tools.items() if isinstance(tool, FunctionTool)}
 
 
 def _agents(
     loaded: LoadedConfig,
     providers: Mapping[str, ModelProvider],
-    tools: Mapping[str, FunctionTool],
+    tools: Mapping[str, Tool],
     problems: list[ConfigProblem],
 ) -> dict[str, Agent]:
     config = loaded.config
@@ -198,9 +198,6 @@ def _agents(
             model_settings=model_settings(spec.model_settings),
             tools=[tools[t] for t in spec.tools if t in tools],
         )
-    for name, spec in config.agents.items():  # a form pauses the run until the user answers
-        if name in agents and (stops := pausing_tools(config, spec.tools)):
-            agents[name].tool_use_behavior = stop_also_at(agents[name].tool_use_behavior, stops)
     reached = wire_handoffs(agents, originals, {name: spec.handoffs for name, spec in config.agents.items()})
     # Agents reached only through code handoffs are kept by name, so a conversation handed to one
     # stays with it on the next turn.

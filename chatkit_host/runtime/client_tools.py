@@ -9,20 +9,22 @@ again with a placeholder output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents import Agent, FunctionTool, FunctionToolResult, RunContextWrapper, ToolsToFinalOutputResult
+from agents import FunctionTool, FunctionToolResult, RunContextWrapper, ToolsToFinalOutputResult
 from chatkit.agents import ClientToolCall
 
-from chatkit_host.config.models import ToolConfig
 from chatkit_host.config.tools import parameters_schema
 from chatkit_host.runtime.arguments import parse_arguments
+
+if TYPE_CHECKING:
+    from chatkit_host.runtime.tool_kinds import ToolSpec
 
 SENT_TO_CLIENT = "sent to the client; waiting for its output"
 
 
-def build_client_tool(name: str, config: ToolConfig) -> FunctionTool:
+def build_client_tool(spec: ToolSpec) -> FunctionTool:
+    name, config = spec.name, spec.config
     assert config.client is not None
     schema = parameters_schema(config.client.parameters)
 
@@ -42,15 +44,7 @@ def build_client_tool(name: str, config: ToolConfig) -> FunctionTool:
     )
 
 
-def stop_at_client_tools(agents: Mapping[str, Agent], tools: Mapping[str, ToolConfig],
-                         agent_tools: Mapping[str, Iterable[str]]) -> None:
-    """Make each agent with client tools stop its run once one of them was handed to the client."""
-    for name, agent in agents.items():
-        if any(tool in tools and tools[tool].client for tool in agent_tools.get(name, ())):
-            agent.tool_use_behavior = _stop_at_client_calls(agent.tool_use_behavior)
-
-
-def _stop_at_client_calls(behavior: Any) -> Any:
+def stop_at_client_calls(behavior: Any) -> Any:
     """A `tool_use_behavior` that stops when a client call is pending, or where `behavior` stopped.
 
     Not plain `StopAtTools`: a client tool whose arguments were invalid is not handed to the

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import FunctionTool
 from chatkit.types import (
@@ -25,6 +25,9 @@ from chatkit.types import (
 )
 
 from chatkit_host.config.widgets import FormQuestion
+
+if TYPE_CHECKING:
+    from chatkit_host.runtime.tool_kinds import ToolSpec
 
 WAITING = "The form is shown to the user. Their answers arrive with their next message; stop here."
 
@@ -70,7 +73,7 @@ def _input(question: FormQuestion) -> StructuredInputMultipleChoice | Structured
 
 def form_tool(name: str, form: str, questions: Sequence[FormQuestion], description: str | None) -> FunctionTool:
     """A tool that asks `form`. It takes no arguments; its output tells the model to stop (the
-    agent is also built to stop at it, see `runtime/build.py`)."""
+    agent is also built to stop at it: its kind `pauses`, see `config/tool_kinds.py`)."""
     asked = "; ".join(q.question for q in questions)
 
     async def invoke(_ctx: Any, _arguments: str) -> str:
@@ -82,6 +85,19 @@ def form_tool(name: str, form: str, questions: Sequence[FormQuestion], descripti
         params_json_schema={"type": "object", "properties": {}, "required": [], "additionalProperties": False},
         on_invoke_tool=invoke,
     )
+
+
+def build_form_tool(spec: ToolSpec) -> FunctionTool:
+    """`form: NAME`: the tool that asks the form."""
+    form = spec.config.form
+    assert form is not None
+    return form_tool(spec.name, form, spec.forms.forms[form], spec.config.description)
+
+
+def ask_after(tool: FunctionTool, spec: ToolSpec) -> FunctionTool:
+    """The form tool, asking its form once its call is kept in the thread."""
+    assert spec.config.form is not None
+    return then_ask(tool, spec.forms, spec.config.form)
 
 
 def then_ask(tool: FunctionTool, book: FormBook, form: str) -> FunctionTool:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import CodeInterpreterTool, FileSearchTool, ImageGenerationTool, Tool, WebSearchTool
 from chatkit.agents import ResponseStreamConverter
 
-from chatkit_host.config.models import ToolConfig
 from chatkit_host.config.tools import (
     CodeInterpreterOptions,
     FileSearchOptions,
@@ -25,9 +24,12 @@ from chatkit_host.context import RequestContext
 from chatkit_host.storage.attachments import HostAttachments
 from chatkit_host.storage.files import owner_key
 
+if TYPE_CHECKING:
+    from chatkit_host.runtime.tool_kinds import ToolSpec
 
-def build_hosted_tool(config: ToolConfig) -> Tool:
-    hosted = config.hosted
+
+def build_hosted_tool(spec: ToolSpec) -> Tool:
+    hosted = spec.config.hosted
     if isinstance(hosted, str):
         hosted = _DEFAULTS[hosted]()
     if isinstance(hosted, WebSearchOptions):

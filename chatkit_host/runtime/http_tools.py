@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 from agents import FunctionTool
 
-from chatkit_host.config.models import ToolConfig
 from chatkit_host.config.tools import HttpToolConfig, parameters_schema
 from chatkit_host.runtime.arguments import parse_arguments
+
+if TYPE_CHECKING:
+    from chatkit_host.runtime.tool_kinds import ToolSpec
 
 _WITH_BODY = ("POST", "PUT", "PATCH")
 
@@ -26,7 +28,8 @@ def url_fields(template: str) -> list[str]:
     return [field for _, field, _, _ in string.Formatter().parse(template) if field]
 
 
-def build_http_tool(name: str, config: ToolConfig) -> FunctionTool:
+def build_http_tool(spec: ToolSpec) -> FunctionTool:
+    name, config = spec.name, spec.config
     assert config.http is not None
     http = config.http
     schema = parameters_schema(http.parameters)

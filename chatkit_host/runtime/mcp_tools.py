@@ -10,10 +10,11 @@ nothing to leak on reload, any number of turns at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from agents import Agent
 from agents.mcp import (
     MCPServer,
     MCPServerStdio,
@@ -21,9 +22,16 @@ from agents.mcp import (
     create_static_tool_filter,
 )
 
+from chatkit_host.config.models import ToolConfig
 from chatkit_host.config.tools import McpToolConfig
 
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV")
+
+
+def wire_mcp_server(agent: Agent, name: str, config: ToolConfig, agents: Mapping[str, Agent], base_dir: Path) -> None:
+    """`mcp: {...}`: the server's tools join the agent's."""
+    assert config.mcp is not None
+    agent.mcp_servers.append(build_mcp_server(name, config.mcp, base_dir))
 
 
 def build_mcp_server(name: str, config: McpToolConfig, base_dir: Path) -> MCPServer:

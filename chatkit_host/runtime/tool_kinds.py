@@ -1,62 +1,107 @@
-"""Tool kinds besides `python`: which module builds each, and the wiring that needs every agent.
+"""Tools of every kind, built the one way `config.tool_kinds.TOOL_KINDS` describes (#14).
 
-`http`, `client` and `hosted` tools are built like `python` ones, by name. `agent` tools (another
-agent called as a tool) and `mcp` servers are wired after the agents exist, as is `StopAtTools`
-for agents with client tools.
+Each kind's builder makes the bare tool; the traits its registry entry declares are applied here,
+the same for every kind: history kept, the kind's `after` wrapper, progress shown, and the run stopped where the kind (or `stop_after`) says.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from agents import Agent, Tool
+from agents import Agent, FunctionTool, Tool
 
 from chatkit_host.config.models import ChatKitConfig, ToolConfig
-from chatkit_host.runtime.client_tools import build_client_tool, stop_at_client_tools
-from chatkit_host.runtime.hosted_tools import build_hosted_tool
+from chatkit_host.config.tool_kinds import TOOL_KINDS, ToolKind
+from chatkit_host.runtime.client_tools import stop_at_client_calls
+from chatkit_host.runtime.forms import FormBook
+from chatkit_host.runtime.tools import with_history, with_progress
+from chatkit_host.runtime.widgets import WidgetLibrary
 
 
-def _http_tool(name: str, config: ToolConfig) -> Tool:
-    # httpx is loaded with the first http tool, not by every project.
-    from chatkit_host.runtime.http_tools import build_http_tool
+@dataclass(frozen=True)
+class ToolSpec:
+    """What a kind's builder gets: the tool's name and config, and what it may refer to."""
 
-    return build_http_tool(name, config)
-
-
-_BUILDERS: dict[str, Callable[[str, ToolConfig], Tool]] = {
-    "http": _http_tool,
-    "client": build_client_tool,
-    "hosted": lambda name, config: build_hosted_tool(config),
-}
-BUILT_HERE = frozenset(_BUILDERS)
-"""Kinds `build_kind` builds on their own."""
-WIRED_LATER = frozenset({"agent", "mcp"})
-"""Kinds `wire_tool_kinds` adds once every agent exists."""
+    name: str
+    config: ToolConfig
+    base_dir: Path
+    widgets: WidgetLibrary
+    forms: FormBook
 
 
-def build_kind(name: str, config: ToolConfig) -> Tool:
-    return _BUILDERS[config.kind](name, config)
+@cache
+def _function(reference: str) -> Callable[..., Any]:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
 
 
-def wire_tool_kinds(agents: Mapping[str, Agent], config: ChatKitConfig, base_dir: Any) -> None:
-    """Add agents-as-tools and MCP servers to the agents that list them; stop at client tools."""
+def kind_of(config: ToolConfig) -> ToolKind:
+    return TOOL_KINDS[config.kind]
+
+
+def build_tool(spec: ToolSpec) -> Tool | None:
+    """The tool `spec` declares with its kind's traits applied; None for kinds wired later (and
+    for a tool whose problem was reported elsewhere). Raises `ToolBuildError`."""
+    kind = kind_of(spec.config)
+    if not kind.build:
+        return None
+    tool = _function(kind.build)(spec)
+    if not isinstance(tool, FunctionTool):
+        return tool  # hosted tools run at the provider: nothing to wrap
+    if kind.keeps_history:
+        tool = with_history(tool)
+    if kind.after:
+        tool = _function(kind.after)(tool, spec)
+    if spec.config.progress:
+        tool = with_progress(tool, spec.config.progress)
+    return tool
+
+
+def wire_tool_kinds(agents: Mapping[str, Agent], config: ChatKitConfig, base_dir: Path) -> None:
+    """Add the kinds that need every agent (agents as tools, MCP servers) to the agents that list
+    them, then make each agent stop where its tools end the run."""
     for agent_name, spec in config.agents.items():
         agent = agents.get(agent_name)
         if agent is None:
             continue
         for tool_name in spec.tools:
             tool = config.tools.get(tool_name)
-            if tool is None:
-                continue
-            if tool.agent is not None and tool.agent in agents:
-                agent.tools.append(agents[tool.agent].as_tool(
-                    tool_name=tool_name,
-                    tool_description=tool.description or agents[tool.agent].handoff_description
-                    or f"Ask the {tool.agent} agent.",
-                ))
-            elif tool.mcp is not None:
-                from chatkit_host.runtime.mcp_tools import build_mcp_server
+            if tool is not None and (wire := kind_of(tool).wire):
+                _function(wire)(agent, tool_name, tool, agents, base_dir)
+        stop_where_tools_end_the_run(agent, [config.tools[t] for t in spec.tools if t in config.tools],
+                                     [t for t in spec.tools if t in config.tools])
 
-                agent.mcp_servers.append(build_mcp_server(tool_name, tool.mcp, base_dir))
-    stop_at_client_tools(agents, config.tools, {name: spec.tools for name, spec in config.agents.items()})
+
+def wire_agent_tool(agent: Agent, name: str, config: ToolConfig, agents: Mapping[str, Agent], _: Path) -> None:
+    """`agent: NAME`: another agent answers as a tool; the conversation stays with this one."""
+    other = agents.get(config.agent or "")
+    if other is None:
+        return  # an unknown agent is reported by the loader's checks
+    agent.tools.append(other.as_tool(
+        tool_name=name,
+        tool_description=config.description or other.handoff_description or f"Ask the {config.agent} agent.",
+    ))
+
+
+def stop_where_tools_end_the_run(agent: Agent, configs: list[ToolConfig], names: list[str]) -> None:
+    """The agent's `tool_use_behavior`, made to stop at the tools whose kind ends the run (or that
+    say so), keeping any tools it already stops at (an agent from code may)."""
+    pausing = [name for name, tool in zip(names, configs) if kind_of(tool).ends_run == "pauses"]
+    if pausing:
+        agent.tool_use_behavior = stop_also_at(agent.tool_use_behavior, pausing)
+    if any(kind_of(tool).ends_run == "client" for tool in configs):
+        agent.tool_use_behavior = stop_at_client_calls(agent.tool_use_behavior)
+
+
+def stop_also_at(behavior: Any, names: list[str]) -> Any:
+    """`behavior` made to stop at `names` too, keeping the tools it already stops at."""
+    from agents import StopAtTools
+
+    if isinstance(behavior, dict) and "stop_at_tool_names" in behavior:
+        names = [*behavior["stop_at_tool_names"], *(n for n in names if n not in behavior["stop_at_tool_names"])]
+    return StopAtTools(stop_at_tool_names=names)

@@ -1,4 +1,4 @@
-"""Tools declared in chatkit.yaml → Agents SDK tools."""
+"""`python` tools, and the wrappers every function tool may get (history kept, progress shown)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import dataclasses
 import inspect
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents import FunctionTool, Tool, function_tool
+from agents import FunctionTool, function_tool
 from chatkit.types import ProgressUpdateEvent, ThreadItemDoneEvent
-
-from chatkit_host.runtime.converter import tool_history_item
 
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.refs import UnresolvedReference, resolve
-from chatkit_host.runtime.tool_kinds import BUILT_HERE, build_kind
+from chatkit_host.runtime.converter import tool_history_item
+
+if TYPE_CHECKING:
+    from chatkit_host.runtime.tool_kinds import ToolSpec
 
 
 class ToolBuildError(Exception):
@@ -27,26 +27,14 @@ class ToolBuildError(Exception):
         self.key, self.message, self.hint = key, message, hint
 
 
-def build_tool(name: str, config: ToolConfig, base_dir: Path) -> Tool:
-    """Build the tool named ``name``; raises `ToolBuildError` naming the key at fault.
-
-    `agent` and `mcp` tools need the agents built first: `runtime.tool_kinds` wires them.
-    """
-    if config.kind in BUILT_HERE:
-        tool = build_kind(name, config)
-        if isinstance(tool, FunctionTool) and config.http is not None:
-            tool = with_history(tool)
-        if isinstance(tool, FunctionTool) and config.progress:
-            tool = with_progress(tool, config.progress)
-        return tool
+def build_python_tool(spec: ToolSpec) -> FunctionTool:
+    """`python: REF`: the function at `REF` as a tool; raises `ToolBuildError` naming the key at fault."""
+    assert spec.config.python is not None
     try:
-        target = resolve(config.python, base_dir)
+        target = resolve(spec.config.python, spec.base_dir)
     except UnresolvedReference as error:
         raise ToolBuildError("python", error.message, error.hint) from None
-    tool = with_history(_function_tool(name, target, config))
-    if config.progress:
-        tool = with_progress(tool, config.progress)
-    return tool
+    return _function_tool(spec.name, target, spec.config)
 
 
 def _function_tool(name: str, target: Any, config: ToolConfig) -> FunctionTool:

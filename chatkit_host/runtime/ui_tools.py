@@ -1,43 +1,35 @@
-"""Tools that put UI in the conversation: `widget` tools show a widget, `form` tools ask a form."""
+"""`widget` tools: the model passes the widget's data as arguments and the widget is shown."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents import FunctionTool, StopAtTools
+from agents import FunctionTool
 
-from chatkit_host.config.models import ChatKitConfig, ToolConfig
-from chatkit_host.runtime.forms import FormBook, form_tool, then_ask
-from chatkit_host.runtime.tools import with_history, with_progress
 from chatkit_host.runtime.widgets import (
     HostWidget,
     NotStrict,
     WidgetError,
-    WidgetLibrary,
     drop_nulls,
     stream_states,
     strict_parameters,
 )
 
+if TYPE_CHECKING:
+    from chatkit_host.runtime.tool_kinds import ToolSpec
+
 logger = logging.getLogger("chatkit_host.widgets")
 
 
-def is_ui_tool(config: ToolConfig) -> bool:
-    return config.widget is not None or config.form is not None
-
-
-def build_ui_tool(name: str, config: ToolConfig, widgets: WidgetLibrary, forms: FormBook) -> FunctionTool | None:
-    """The widget or form tool `name`; None when its widget did not load (reported already)."""
-    if config.form is not None:
-        tool = with_history(form_tool(name, config.form, forms.forms[config.form], config.description))
-        return then_ask(tool, forms, config.form)
-    assert config.widget is not None
-    if config.widget not in widgets:
+def build_widget_tool(spec: ToolSpec) -> FunctionTool | None:
+    """`widget: NAME`: the tool that shows it; None when the widget did not load (reported already)."""
+    widget = spec.config.widget
+    assert widget is not None
+    if widget not in spec.widgets:
         return None
-    tool = with_history(widget_tool(name, widgets[config.widget], config.description))
-    return with_progress(tool, config.progress) if config.progress else tool
+    return widget_tool(spec.name, spec.widgets[widget], spec.config.description)
 
 
 def widget_tool(name: str, widget: HostWidget, description: str | None) -> FunctionTool:
@@ -71,16 +63,3 @@ def widget_tool(name: str, widget: HostWidget, description: str | None) -> Funct
         on_invoke_tool=show,
         strict_json_schema=strict,
     )
-
-
-def pausing_tools(config: ChatKitConfig, agent_tools: list[str]) -> list[str]:
-    """The tools of an agent its run stops at: form tools (the answers come in a later request)."""
-    return [name for name in agent_tools if (tool := config.tools.get(name)) is not None and tool.form]
-
-
-def stop_also_at(behavior: Any, names: list[str]) -> Any:
-    """`behavior` (an agent's `tool_use_behavior`) made to stop at `names` too, keeping any tools it
-    already stops at (client tools do the same)."""
-    if isinstance(behavior, dict) and "stop_at_tool_names" in behavior:
-        names = [*behavior["stop_at_tool_names"], *(n for n in names if n not in behavior["stop_at_tool_names"])]
-    return StopAtTools(stop_at_tool_names=names)
