@@ -23,6 +23,7 @@ from chatkit_host.config.entities import EntitiesConfig
 from chatkit_host.config.guardrails import GuardrailsConfig
 from chatkit_host.config.observability import ObservabilityConfig
 from chatkit_host.config.files import ConvertersConfig, FilesConfig, TranscriptionConfig
+from chatkit_host.config.state import EffectConfig, StateConfig
 from chatkit_host.config.stream import StreamConfig
 from chatkit_host.config.tool_kinds import TOOL_KINDS
 from chatkit_host.config.tools import (
@@ -32,7 +33,7 @@ from chatkit_host.config.tools import (
     HttpToolConfig,
     McpToolConfig,
 )
-from chatkit_host.config.widgets import ActionRoute, Form, WidgetsConfig
+from chatkit_host.config.widgets import ActionRoute, EffectSpec, Form, WidgetsConfig
 
 SCHEMA_ID = "https://chatkit-host.dev/schemas/chatkit.schema.json"
 INSTRUCTIONS_FILE = re.compile(r"^[\w./-]+\.(md|txt|j2|jinja|jinja2)$")
@@ -240,7 +241,23 @@ class ToolConfig(Strict):
     description: str | None = None
     """Overrides the function's docstring as the description the model sees."""
     progress: str | None = None
-    """A line shown to the user while the tool runs, e.g. `Looking up the order…`."""
+    """A line shown to the user while the tool runs: a template over the tool's arguments and
+    `state`, e.g. `Searching for {{ query }}…`."""
+    stop_after: bool = False
+    """End the agent's run once this tool ran, so the model does not speak again after it (a
+    widget that says it all)."""
+    set_state: dict[str, Any] | str | None = None
+    """After the tool returns, change the thread's state: properties whose values are templates over
+    `arguments`, `result` and `state` (e.g. `{hunger: "{{ result.hunger }}"}`), or one template
+    giving a mapping. A change that breaks the schema reaches the model as the tool's error."""
+    effect: EffectSpec | None = None
+    """After the tool returns, send the page this client effect (its data: templates over
+    `arguments`, `result` and `state`)."""
+    data_from: str | None = None
+    """With `widget`: the widget's data is the output of this `python` or `http` tool, called with
+    this tool's arguments (the parameters are that tool's), not arguments the model makes up."""
+    copy_text: str | None = None
+    """With `widget`: the text copied when the user copies the widget (a template over its data)."""
 
     @property
     def kind(self) -> str:
@@ -253,6 +270,8 @@ class ToolConfig(Strict):
         if len(given) != 1:
             found = f"got {', '.join(given)}" if given else "got none"
             raise ValueError(f"a tool has exactly one of {', '.join(_tool_kinds())} ({found})")
+        if self.widget is None and (self.data_from is not None or self.copy_text is not None):
+            raise ValueError("`data_from` and `copy_text` go with `widget`")
         return self
 
 
@@ -329,6 +348,12 @@ class ChatKitConfig(Strict):
     """Widget action type → what the server does: a payload schema and ordered steps."""
     vars: dict[str, Any] = {}
     """Values every instructions template sees as `{{ vars.NAME }}`."""
+    state: StateConfig | None = None
+    """Per-thread app state: its schema, a new thread's values, and a context line for the model.
+    Omit for threads without state."""
+    effects: dict[str, EffectConfig] = {}
+    """Client effects by name, with the schema of their data: what `effect` steps and tool
+    `effect`s may send the page."""
 
     @property
     def entry_agent(self) -> str:

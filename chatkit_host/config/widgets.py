@@ -63,6 +63,15 @@ Form = Annotated[list[FormQuestion], Field(min_length=1)]
 """A form: its questions, in the order they are shown."""
 
 
+class EffectSpec(_Strict):
+    """A client effect and its data."""
+
+    name: str
+    """Name of an effect declared in `effects`."""
+    data: dict[str, Any] | str = {}
+    """Its data (templates, like widget data); checked against the effect's declared `data`."""
+
+
 class WidgetData(_Strict):
     """A widget and the data it is rendered with."""
 
@@ -75,7 +84,15 @@ class WidgetData(_Strict):
     """Text copied when the user copies the widget (a template)."""
 
 
-class CallStep(_Strict):
+class _Step(_Strict):
+    if_: str | None = Field(None, alias="if", description=(
+        "A condition (a jinja expression over `payload`, `state`, `sender`, `result`, `user`, "
+        "`thread`): the step runs only when it is true, e.g. `not state.pet_name`."))
+    """A condition (a jinja expression over `payload`, `state`, `sender`, `result`, `user`,
+    `thread`): the step runs only when it is true, e.g. `not state.pet_name`."""
+
+
+class CallStep(_Step):
     """Call a tool (a `python` or `http` one); its output is `result` in later steps."""
 
     call: str
@@ -84,43 +101,73 @@ class CallStep(_Strict):
     """The tool's arguments (templates, like widget data); defaults to the payload."""
 
 
-class UpdateWidgetStep(_Strict):
+class UpdateWidgetStep(_Step):
     """Re-render the widget the action came from; the thread keeps the new one."""
 
     update_widget: WidgetData
     """The widget and data to render in place of the sender."""
 
 
-class ShowWidgetStep(_Strict):
+class ShowWidgetStep(_Step):
     """Stream a new widget into the thread."""
 
     show_widget: WidgetData
     """The widget and data to show."""
 
 
-class HiddenContextStep(_Strict):
+class HiddenContextStep(_Step):
     """Add context the model sees on its next turn but the user never does."""
 
     hidden_context: str
     """A template, e.g. `The user cancelled order {{ payload.order_id }}.`"""
 
 
-class RespondStep(_Strict):
+class RespondStep(_Step):
     """Run an agent to answer now; it becomes the thread's current agent."""
 
     respond: Literal[True] | str
     """An agent name, or `true` for the agent the conversation is with."""
 
 
-class AskStep(_Strict):
+class AskStep(_Step):
     """Ask the user a form; the agent answers once it is submitted. Must be the last step."""
 
     ask: str
     """Name of a form from the `forms` section."""
 
 
-ActionStep = CallStep | UpdateWidgetStep | ShowWidgetStep | HiddenContextStep | RespondStep | AskStep
-STREAMING_ONLY_STEPS = (ShowWidgetStep, RespondStep, AskStep)
+class SayStep(_Step):
+    """Add an assistant message to the thread, with no model call."""
+
+    say: str
+    """The message (a template), e.g. `{{ payload.name }} it is! Nice to meet you.`"""
+
+
+class EffectStep(_Step):
+    """Send the page a client effect (ChatKit's `onEffect`); it is not kept in the thread."""
+
+    effect: EffectSpec
+    """The effect: a name from `effects` and its data."""
+
+
+class SetStateStep(_Step):
+    """Change the thread's state (top-level properties; the others keep their values)."""
+
+    set_state: dict[str, Any] | str
+    """The properties to set (values are templates, like widget data), or one template giving a
+    mapping. A change that breaks the state's schema fails the action and saves nothing."""
+
+
+class SetTitleStep(_Step):
+    """Set the thread's title."""
+
+    set_title: str
+    """The new title (a template), e.g. `{{ payload.name }}'s chat`."""
+
+
+ActionStep = (CallStep | UpdateWidgetStep | ShowWidgetStep | HiddenContextStep | RespondStep | AskStep
+              | SayStep | EffectStep | SetStateStep | SetTitleStep)
+STREAMING_ONLY_STEPS = (ShowWidgetStep, RespondStep, AskStep, SayStep, EffectStep)
 """Steps that stream to the client: not allowed in an action declared `streaming: false`."""
 
 
@@ -132,10 +179,12 @@ class ActionRoute(_Strict):
     `{order_id: string}` shorthand (`integer?` for optional), property schemas, or a JSON Schema.
     Values of a widget `Form` arrive here under their input names."""
     do: list[ActionStep] = Field(min_length=1)
-    """The steps, in order: `call`, `update_widget`, `show_widget`, `hidden_context`, `respond`, `ask`."""
+    """The steps, in order: `call`, `update_widget`, `show_widget`, `hidden_context`, `say`,
+    `effect`, `set_state`, `set_title`, `respond`, `ask`; any of them with an `if` condition."""
     streaming: bool = True
     """`false`: the widget sends it with `streaming: false` and gets the updated widget back at
-    once (`threads.sync_custom_action`); only `call`, `update_widget` and `hidden_context` steps."""
+    once (`threads.sync_custom_action`); only `call`, `update_widget`, `hidden_context`,
+    `set_state` and `set_title` steps."""
 
     @field_validator("payload")
     @classmethod
@@ -148,8 +197,8 @@ class ActionRoute(_Strict):
         if any(isinstance(step, AskStep) for step in self.do[:-1]):
             raise ValueError("`ask` must be the last step: the action waits for the answers")
         if not self.streaming and any(isinstance(step, STREAMING_ONLY_STEPS) for step in self.do):
-            raise ValueError("an action with `streaming: false` takes only call, update_widget and "
-                             "hidden_context steps")
+            raise ValueError("an action with `streaming: false` takes only call, update_widget, "
+                             "hidden_context, set_state and set_title steps")
         return self
 
     @property

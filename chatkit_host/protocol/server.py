@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from agents import Agent, Runner, RunResultStreaming
-from chatkit.agents import AgentContext, stream_agent_response
+from chatkit.agents import stream_agent_response
 from chatkit.actions import Action
 from chatkit.server import ChatKitServer
 from chatkit.store import NotFoundError
@@ -35,6 +35,7 @@ from chatkit_host.protocol.cleanup import finish
 from chatkit_host.context import RequestContext
 from chatkit_host.protocol.parsing import ParsedOnce
 from chatkit_host.runtime.build import Runtime
+from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.runtime.models import chains_responses
 from chatkit_host.runtime.attachments import AttachmentSource
 from chatkit_host.runtime.hosted_tools import image_converter
@@ -96,7 +97,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         runtime = self._runtime()
         agent = self._agent_for(thread, runtime)
-        agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
+        agent_context = await runtime.turn_context(self.store, thread, context)
         result = await self._start_run(agent, runtime, agent_context, context)
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
@@ -119,7 +120,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             thread.title = await self._title(runtime, input_user_message)
 
     async def _start_run(
-        self, agent: Agent, runtime: Runtime, agent_context: AgentContext, context: RequestContext
+        self, agent: Agent, runtime: Runtime, agent_context: TurnContext, context: RequestContext
     ) -> RunResultStreaming:
         """The agent's run on the thread's history (or what a chaining model has not seen yet).
 
@@ -132,7 +133,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         converter = runtime.converter.for_request(self._attachment_input, context)
         return Runner.run_streamed(
             agent,
-            await converter.to_agent_input(items),
+            [*await converter.to_agent_input(items), *runtime.state_input(agent_context)],
             context=agent_context,
             run_config=runtime.run_config(thread.id),
             hooks=USAGE_HOOKS,

@@ -23,11 +23,14 @@ from agents import FunctionTool
 from agents.tool import default_tool_error_function
 from agents.tool_context import ToolContext
 from chatkit.actions import Action
-from chatkit.agents import AgentContext, _QueueCompleteSentinel
+from chatkit.agents import _QueueCompleteSentinel
 from chatkit.errors import CustomStreamError
 from chatkit.server import stream_widget
 from chatkit.store import Store
 from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    ClientEffectEvent,
     HiddenContextItem,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
@@ -43,15 +46,23 @@ from chatkit_host.config.widgets import (
     ActionStep,
     AskStep,
     CallStep,
+    EffectSpec,
+    EffectStep,
     HiddenContextStep,
     RespondStep,
+    SayStep,
+    SetStateStep,
+    SetTitleStep,
     ShowWidgetStep,
     UpdateWidgetStep,
     WidgetData,
 )
+from chatkit_host.config.state import EffectConfig, StateConfig, state_errors
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import Refusal
 from chatkit_host.runtime.forms import FormBook
+from chatkit_host.runtime.state import StateRefused, ThreadState
+from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.runtime.widgets import TEMPLATES, WidgetError, WidgetLibrary, stream_states
 
 logger = logging.getLogger("chatkit_host.actions")
@@ -78,6 +89,8 @@ class ActionRoutes:
     tools: Mapping[str, FunctionTool] = field(default_factory=dict)
     widgets: WidgetLibrary = field(default_factory=WidgetLibrary)
     forms: FormBook = field(default_factory=FormBook)
+    state: StateConfig | None = None
+    effects: Mapping[str, EffectConfig] = field(default_factory=dict)
 
     def refusal(self, action: Action[str, Any], sender: object | None, sync: bool) -> Refusal | None:
         """Why this action must not run (unknown type, payload that breaks its schema, …), or None.
@@ -115,18 +128,20 @@ class ActionRoutes:
                      sender: WidgetItem | None, context: RequestContext,
                      respond: Respond) -> AsyncIterator[ThreadStreamEvent]:
         """Run the route for `action`, streaming what it does (`threads.custom_action`)."""
-        run = _Run(self, store, thread, action, sender, context)
+        run = await _Run.open(self, store, thread, action, sender, context)
         held: list[ThreadStreamEvent] = []
         try:
             for step in self.routes[action.type].do:
-                if isinstance(step, RespondStep):
+                if isinstance(step, RespondStep) and run.applies(step):
+                    await run.commit()
                     for event in held:
                         yield event
                     held = []
                     async for event in respond(None if step.respond is True else step.respond):
                         yield event
-                else:
+                elif not isinstance(step, RespondStep):
                     held += await run.step(step)
+            await run.commit()
         except ActionFailed as failed:
             raise CustomStreamError(failed.message, allow_retry=False) from None
         for event in held:
@@ -136,10 +151,12 @@ class ActionRoutes:
                        sender: WidgetItem | None, context: RequestContext) -> WidgetItem | None:
         """Run the route for `action` without streaming (`threads.sync_custom_action`); returns the
         updated widget item, saved, or None when the route changes no widget. Raises `ActionFailed`."""
-        run = _Run(self, store, thread, action, sender, context)
+        run = await _Run.open(self, store, thread, action, sender, context)
         held: list[ThreadStreamEvent] = []
         for step in self.routes[action.type].do:
             held += await run.step(step)
+        if await run.commit():
+            await store.save_thread(thread, context)
         updated: WidgetItem | None = None
         for event in held:  # written only once every step has succeeded
             if isinstance(event, ThreadItemReplacedEvent) and isinstance(event.item, WidgetItem):
@@ -154,29 +171,65 @@ class _Run:
     """One action being run: the template variables and the sender as the steps change them."""
 
     def __init__(self, routes: ActionRoutes, store: Store[RequestContext], thread: ThreadMetadata,
-                 action: Action[str, Any], sender: WidgetItem | None, context: RequestContext):
+                 action: Action[str, Any], sender: WidgetItem | None, agent_context: TurnContext):
         self.routes, self.store, self.thread, self.sender = routes, store, thread, sender
         self.type = action.type
-        self.agent_context = AgentContext(thread=thread, store=store, request_context=context)
+        self.agent_context = agent_context
+        self.title: str | None = None
+        context = agent_context.request_context
         self.variables: dict[str, Any] = {
             "payload": action.payload if action.payload is not None else {},
             "result": None, "results": {}, "user": context.user_id,
             "thread": {"id": thread.id, "title": thread.title},
+            "state": agent_context.state_view(),
+            "sender": {"id": None if sender is None else sender.id},
         }
+
+    @classmethod
+    async def open(cls, routes: ActionRoutes, store: Store[RequestContext], thread: ThreadMetadata,
+                   action: Action[str, Any], sender: WidgetItem | None, context: RequestContext) -> _Run:
+        state = None
+        if routes.state is not None:
+            state = await ThreadState.load(routes.state, store, thread.id, context)  # type: ignore[arg-type]
+        agent_context = TurnContext(thread=thread, store=store, request_context=context, state=state, sender=sender)
+        return cls(routes, store, thread, action, sender, agent_context)
+
+    def applies(self, step: ActionStep) -> bool:
+        """Whether the step's `if` condition (if any) holds now."""
+        if step.if_ is None:
+            return True
+        try:
+            return bool(TEMPLATES.compile_expression(step.if_)(**self.variables))
+        except jinja2.TemplateError as error:
+            self._fail(step, "a condition failed", str(error))
+
+    async def commit(self) -> bool:
+        """Save what the steps so far changed beside the thread's items (its state, its title);
+        True when the title changed (the caller saves the thread)."""
+        if self.agent_context.state is not None:
+            await self.agent_context.state.save()
+        if self.title is not None and self.title != self.thread.title:
+            self.thread.title = self.title
+            return True
+        return False
 
     def new_id(self) -> str:
         return self.store.generate_item_id("message", self.thread, self.agent_context.request_context)
 
     async def step(self, step: ActionStep) -> list[ThreadStreamEvent]:
+        if not self.applies(step):
+            return []
         try:
             return await self._step(step)
         except WidgetError as error:
             return self._fail(step, f"widget '{error.widget}': {error.reason}", "; ".join(error.errors))
         except jinja2.TemplateError as error:
             return self._fail(step, "a template failed", str(error))
+        except StateRefused as refused:
+            return self._fail(step, refused.message, "the state is unchanged")
 
     def _fail(self, step: ActionStep, what: str, details: str) -> NoReturn:
-        name = next(iter(type(step).model_fields))  # the step's key: call, update_widget, …
+        name = next(key for key in type(step).model_fields if key != "if_")  # its key: call, say, …
         logger.warning("action %r failed at its %s step: %s: %s", self.type, name, what, details)
         raise ActionFailed(f"action '{self.type}' failed: {what}")
 
@@ -198,8 +251,36 @@ class _Run:
             item = HiddenContextItem(id=self.new_id(), thread_id=self.thread.id, created_at=datetime.now(),
                                      content=text)
             return [ThreadItemDoneEvent(item=item)]
-        assert isinstance(step, AskStep)
-        return [ThreadItemDoneEvent(item=self.routes.forms.item(step.ask, self.new_id(), self.thread.id))]
+        if isinstance(step, AskStep):
+            return [ThreadItemDoneEvent(item=self.routes.forms.item(step.ask, self.new_id(), self.thread.id))]
+        return self._app_step(step)
+
+    def _app_step(self, step: ActionStep) -> list[ThreadStreamEvent]:
+        if isinstance(step, SayStep):
+            text = TEMPLATES.from_string(step.say).render(**self.variables)
+            return [ThreadItemDoneEvent(item=AssistantMessageItem(
+                id=self.new_id(), thread_id=self.thread.id, created_at=datetime.now(),
+                content=[AssistantMessageContent(text=text)]))]
+        if isinstance(step, EffectStep):
+            return [self._effect(step, step.effect)]
+        if isinstance(step, SetStateStep):
+            changes = render_value(step.set_state, self.variables)
+            if not isinstance(changes, dict):
+                self._fail(step, "set_state needs a mapping", f"got {type(changes).__name__}")
+            assert self.agent_context.state is not None  # a config problem otherwise
+            self.agent_context.state.change(changes)
+            self.variables["state"] = self.agent_context.state_view()
+            return []
+        assert isinstance(step, SetTitleStep)
+        self.title = TEMPLATES.from_string(step.set_title).render(**self.variables).strip() or None
+        return []
+
+    def _effect(self, step: ActionStep, spec: EffectSpec) -> ClientEffectEvent:
+        data = render_value(spec.data, self.variables)
+        errors = state_errors(self.routes.effects[spec.name].data_schema, data, "data")
+        if errors:
+            self._fail(step, f"effect '{spec.name}': its data does not fit the declared data", "; ".join(errors))
+        return ClientEffectEvent(name=spec.name, data=data)
 
     def _render(self, spec: WidgetData) -> tuple[Any, str | None]:
         data = render_value(spec.data, self.variables)

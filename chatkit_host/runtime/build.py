@@ -10,9 +10,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from agents import Agent, FunctionTool, RunConfig, Tool
 from agents.models.interface import ModelProvider
+from chatkit.types import ThreadMetadata, WidgetItem
 
 from chatkit_host.auth import auth_problems
 from chatkit_host.config.loader import LoadedConfig
@@ -21,6 +23,7 @@ from chatkit_host.config.widgets import widget_files, widget_folder
 from chatkit_host.errors import ConfigError, ConfigProblem
 from chatkit_host.refs import referenced_files
 from chatkit_host.runtime.actions import ActionRoutes
+from chatkit_host.runtime.app_checks import app_problems
 from chatkit_host.runtime.coalesce import coalescing
 from chatkit_host.runtime.code_agents import (
     CodeAgentError, HostModelProvider, clone_agent, code_model, load_agent, wire_handoffs,
@@ -28,7 +31,7 @@ from chatkit_host.runtime.code_agents import (
 from chatkit_host.runtime.converter import HostConverter
 from chatkit_host.runtime.entities import EntitySearch, build_entities
 from chatkit_host.runtime.forms import FormBook
-from chatkit_host.runtime.instructions import TemplateError, compile_instructions
+from chatkit_host.runtime.instructions import TemplateError, compile_instructions, compile_template, render_with_turn
 from chatkit_host.runtime.models import build_providers, model_settings, resolve_model
 from chatkit_host.runtime.tools import ToolBuildError
 from chatkit_host.runtime.guardrails import attach_guardrails
@@ -36,6 +39,10 @@ from chatkit_host.runtime.usage import count_tool_calls
 from chatkit_host.observability.tracing import Tracing, build_tracing
 from chatkit_host.runtime.tool_kinds import ToolSpec, build_tool, wire_tool_kinds
 from chatkit_host.runtime.widgets import WidgetLibrary, load_widgets
+from chatkit_host.runtime.state import ThreadState
+from chatkit_host.runtime.turn_context import TurnContext
+from chatkit_host.storage.store import SQLStore
+from chatkit_host.context import RequestContext
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class Runtime:
     """`observability.tracing`: whether turns are traced, and where traces go."""
     entities: EntitySearch = field(default_factory=EntitySearch)
     """The `entities` section: the composer's @-mention search and entity previews."""
+    state_context: Any = None
+    """`state.context`, compiled: the line about the state the model reads every turn."""
 
     @property
     def config(self) -> ChatKitConfig:
@@ -80,6 +89,21 @@ class Runtime:
     def title_agent(self) -> Agent | None:
         titles = self.config.titles
         return None if isinstance(titles, str) else self.agents[titles.agent]
+
+    async def turn_context(self, store: SQLStore, thread: ThreadMetadata, context: RequestContext,
+                           sender: WidgetItem | None = None) -> TurnContext:
+        """The agent context of a turn or action on `thread`, with its state read once."""
+        state = None
+        if self.config.state is not None:
+            state = await ThreadState.load(self.config.state, store, thread.id, context)
+        return TurnContext(thread=thread, store=store, request_context=context, state=state, sender=sender)
+
+    def state_input(self, agent_context: TurnContext) -> list[dict[str, Any]]:
+        """`state.context` as a developer message for this turn's model input (none if not set)."""
+        if self.state_context is None:
+            return []
+        text = render_with_turn(self.state_context, agent_context, self.config.vars)
+        return [{"role": "developer", "content": text}]
 
     def run_config(self, thread_id: str, tracing: bool = True) -> RunConfig:
         """Per-turn run settings; the thread id groups a conversation's traces. ``tracing=False``
@@ -109,14 +133,28 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     attach_guardrails(loaded, agents, problems)
     count_tool_calls(agents, loaded.config.agents)
     entities = build_entities(loaded, widgets, problems)
+    state_context = _state_context(loaded, problems)
+    problems += app_problems(loaded)
     if problems:
         raise ConfigError(problems)
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
         model_provider=HostModelProvider(providers, loaded.config.models.default, window),
-        widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, _callable(tools), widgets, forms),
-        tracing=build_tracing(loaded), entities=entities,
+        widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, _callable(tools), widgets, forms,
+                                                      loaded.config.state, loaded.config.effects),
+        tracing=build_tracing(loaded), entities=entities, state_context=state_context,
     )
+
+
+def _state_context(loaded: LoadedConfig, problems: list[ConfigProblem]) -> Any:
+    state = loaded.config.state
+    if state is None or state.context is None:
+        return None
+    try:
+        return compile_template(state.context, loaded.config.vars, state.first_state)
+    except TemplateError as error:
+        problems.append(loaded.problem(("state", "context"), f"template cannot render: {error}"))
+        return None
 
 
 def _providers(loaded: LoadedConfig, problems: list[ConfigProblem]) -> dict[str, ModelProvider]:
@@ -141,7 +179,8 @@ def _tools(loaded: LoadedConfig, problems: list[ConfigProblem], widgets: WidgetL
     tools: dict[str, Tool] = {}
     for name, config in loaded.config.tools.items():
         try:
-            tool = build_tool(ToolSpec(name, config, loaded.base_dir, widgets, forms))
+            tool = build_tool(ToolSpec(name, config, loaded.base_dir, widgets, forms, loaded.config.tools,
+                                      loaded.config.effects))
         except ToolBuildError as error:
             problems.append(loaded.problem(("tools", name, error.key), error.message, error.hint))
             continue
@@ -167,7 +206,8 @@ def _agents(
         variables = {**config.vars, **spec.vars}
         try:
             source = loaded.instructions.get(name)  # None: an agent from code keeps its own
-            instructions = None if source is None else compile_instructions(source, variables)
+            sample_state = config.state.first_state if config.state else None
+            instructions = None if source is None else compile_instructions(source, variables, sample_state)
         except TemplateError as error:
             problems.append(
                 loaded.problem(("agents", name, "instructions"), f"template cannot render: {error}")

@@ -14,6 +14,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from chatkit_host.runtime.state import StateView
+
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
@@ -51,32 +53,44 @@ class ThreadView:
         return self.id
 
 
-def compile_instructions(source: str, variables: Mapping[str, Any]) -> Callable[..., str]:
+def compile_instructions(source: str, variables: Mapping[str, Any],
+                         sample_state: Mapping[str, Any] | None = None) -> Callable[..., str]:
     """Compile a template into the Agents SDK's dynamic-instructions callable.
 
     Raises `TemplateError` at build time when the template cannot render with sample values (a syntax
     error, an undefined variable), so a bad prompt is a configuration error, not a failed turn.
     """
-    template = _ENV.from_string(source)
-    template.render(_values(UserView("validate"), ThreadView("thr_validate"), variables))
+    template = compile_template(source, variables, sample_state)
 
     def render(run_context: Any, agent: Any) -> str:
-        agent_context = run_context.context
-        request = agent_context.request_context
-        thread = agent_context.thread
-        return template.render(
-            _values(
-                UserView(request.user_id, Claims(request.claims)),
-                ThreadView(thread.id, thread.title, thread.created_at),
-                variables,
-            )
-        )
+        return render_with_turn(template, run_context.context, variables)
 
     return render
 
 
-def _values(user: UserView, thread: ThreadView, variables: Mapping[str, Any]) -> dict[str, Any]:
-    return {"user": user, "thread": thread, "now": datetime.now(timezone.utc), "vars": dict(variables)}
+def compile_template(source: str, variables: Mapping[str, Any],
+                     sample_state: Mapping[str, Any] | None = None) -> Any:
+    """A template that sees what instructions see; raises `TemplateError` when it cannot render
+    with sample values."""
+    template = _ENV.from_string(source)
+    template.render(_values(UserView("validate"), ThreadView("thr_validate"), variables, sample_state))
+    return template
 
 
-__all__ = ["TemplateError", "ThreadView", "UserView", "compile_instructions"]
+def render_with_turn(template: Any, agent_context: Any, variables: Mapping[str, Any],
+                     **extra: Any) -> str:
+    """`template` rendered with what instructions see in this turn (user, thread, now, vars, state)."""
+    request, thread = agent_context.request_context, agent_context.thread
+    values = _values(UserView(request.user_id, Claims(request.claims)),
+                     ThreadView(thread.id, thread.title, thread.created_at), variables,
+                     agent_context.state_view() if hasattr(agent_context, "state_view") else None)
+    return str(template.render({**values, **extra}))
+
+
+def _values(user: UserView, thread: ThreadView, variables: Mapping[str, Any],
+            state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"user": user, "thread": thread, "now": datetime.now(timezone.utc), "vars": dict(variables),
+            "state": StateView(state or {})}
+
+
+__all__ = ["TemplateError", "ThreadView", "UserView", "compile_instructions", "compile_template", "render_with_turn"]

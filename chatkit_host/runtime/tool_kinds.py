@@ -1,11 +1,12 @@
 """Tools of every kind, built the one way `config.tool_kinds.TOOL_KINDS` describes (#14).
 
 Each kind's builder makes the bare tool; the traits its registry entry declares are applied here,
-the same for every kind: history kept, the kind's `after` wrapper, progress shown, and the run stopped where the kind (or `stop_after`) says.
+the same for every kind: history kept, the kind's `after` wrapper, effects and state changes after the result, progress shown, and the run stopped where the kind (or `stop_after`) says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from typing import Any
 from agents import Agent, FunctionTool, Tool
 
 from chatkit_host.config.models import ChatKitConfig, ToolConfig
+from chatkit_host.config.state import EffectConfig
 from chatkit_host.config.tool_kinds import TOOL_KINDS, ToolKind
 from chatkit_host.runtime.client_tools import stop_at_client_calls
 from chatkit_host.runtime.forms import FormBook
-from chatkit_host.runtime.tools import with_history, with_progress
+from chatkit_host.runtime.tool_results import with_progress, with_results
+from chatkit_host.runtime.tools import with_history
 from chatkit_host.runtime.widgets import WidgetLibrary
 
 
@@ -32,6 +35,9 @@ class ToolSpec:
     base_dir: Path
     widgets: WidgetLibrary
     forms: FormBook
+    tools: Mapping[str, ToolConfig] = dataclasses.field(default_factory=dict)
+    """Every declared tool (a widget's `data_from` builds its source)."""
+    effects: Mapping[str, EffectConfig] = dataclasses.field(default_factory=dict)
 
 
 @cache
@@ -57,6 +63,7 @@ def build_tool(spec: ToolSpec) -> Tool | None:
         tool = with_history(tool)
     if kind.after:
         tool = _function(kind.after)(tool, spec)
+    tool = with_results(tool, spec.config, spec.effects)
     if spec.config.progress:
         tool = with_progress(tool, spec.config.progress)
     return tool
@@ -90,8 +97,8 @@ def wire_agent_tool(agent: Agent, name: str, config: ToolConfig, agents: Mapping
 
 def stop_where_tools_end_the_run(agent: Agent, configs: list[ToolConfig], names: list[str]) -> None:
     """The agent's `tool_use_behavior`, made to stop at the tools whose kind ends the run (or that
-    say so), keeping any tools it already stops at (an agent from code may)."""
-    pausing = [name for name, tool in zip(names, configs) if kind_of(tool).ends_run == "pauses"]
+    say `stop_after`), keeping any tools it already stops at (an agent from code may)."""
+    pausing = [name for name, tool in zip(names, configs) if kind_of(tool).ends_run == "pauses" or tool.stop_after]
     if pausing:
         agent.tool_use_behavior = stop_also_at(agent.tool_use_behavior, pausing)
     if any(kind_of(tool).ends_run == "client" for tool in configs):

@@ -1,4 +1,4 @@
-"""`python` tools, and the wrappers every function tool may get (history kept, progress shown)."""
+"""`python` tools, and keeping any function tool's call and output in the thread."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agents import FunctionTool, function_tool
-from chatkit.types import ProgressUpdateEvent, ThreadItemDoneEvent
+from chatkit.types import ThreadItemDoneEvent
 
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.refs import UnresolvedReference, resolve
@@ -52,19 +52,6 @@ def _function_tool(name: str, target: Any, config: ToolConfig) -> FunctionTool:
             "python", f"cannot make a tool of '{config.python}': {error}",
             hint="parameters need type hints the Agents SDK can turn into JSON Schema",
         ) from None
-
-
-def with_progress(tool: FunctionTool, text: str) -> FunctionTool:
-    """Show ``text`` as a progress line in the chat while the tool runs."""
-    invoke: Callable[..., Any] = tool.on_invoke_tool
-
-    async def invoke_with_progress(ctx: Any, arguments: str) -> Any:
-        stream = getattr(ctx.context, "stream", None)
-        if stream is not None:
-            await stream(ProgressUpdateEvent(text=text))
-        return await invoke(ctx, arguments)
-
-    return dataclasses.replace(tool, on_invoke_tool=invoke_with_progress)
 
 
 def with_history(tool: FunctionTool) -> FunctionTool:

@@ -509,6 +509,10 @@ class SQLStore(Store[RequestContext]):
 
         return await self._read(read)
 
+    async def read_transaction(self, body: Callable[[Connection], T]) -> T:
+        """``body(connection)`` in a read transaction, as the store's own reads run."""
+        return await self._read(body)
+
     async def write_transaction(self, body: Callable[[Connection], T]) -> T:
         """``body(connection)`` in a write transaction queued with the store's own writes (on a
         SQLite file, on its one writer thread): for state kept beside the store's tables, which

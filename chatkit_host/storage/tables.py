@@ -151,6 +151,25 @@ class FeedbackRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
 
 
+class ThreadStateRow(SQLModel, table=True):
+    """A thread's app state (`state:` in chatkit.yaml); ``data`` is its JSON object.
+
+    Kept beside the thread row, not in its metadata: the SDK saves a thread's metadata from the copy
+    a turn loaded, which would put back state a tool changed during that turn.
+    """
+
+    __tablename__ = "chatkit_thread_state"
+
+    thread_id: str = Field(
+        sa_column=Column(
+            Text, ForeignKey("chatkit_threads.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    user_id: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
 #: Every table the store owns, parents first. Only these are created: other SQLModel tables that
 #: share ``SQLModel.metadata`` are left alone.
 TABLES = [
@@ -159,6 +178,8 @@ TABLES = [
     ItemRow.__table__,  # type: ignore[attr-defined]
     AttachmentRow.__table__,  # type: ignore[attr-defined]
     FeedbackRow.__table__,  # type: ignore[attr-defined]
+    # Added without a version bump: `create_all` adds a missing table to an existing database.
+    ThreadStateRow.__table__,  # type: ignore[attr-defined]
 ]
 
 #: ``_MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
