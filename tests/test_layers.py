@@ -18,7 +18,7 @@ PACKAGE = Path(chatkit_host.__file__).parent
 # import from its own entry and from every entry after it.
 LAYERS: list[set[str]] = [
     {"__init__", "__main__", "cli", "commands"},
-    {"conversations", "importer", "testing"},
+    {"conversations", "importer", "testing", "tools"},
     {"web", "reload"},
     {"host"},
     {"protocol"},

@@ -295,10 +295,12 @@ class _Run:
         text = json.dumps(arguments, default=str)
         call = ToolContext(context=self.agent_context, tool_name=step.call,
                            tool_call_id=f"call_{uuid.uuid4().hex[:24]}", tool_arguments=text)
+        self.agent_context.failed_tool = None
         output = await tool.on_invoke_tool(call, text)
-        # The SDK turns a tool's exception into this fixed text for the model; here it is a failure.
-        if output == default_tool_error_function(call, Exception()):
-            self._fail(step, f"tool '{step.call}' failed", "see the log above")
+        # A tool that raised answers the model with error text; here it is a failure. (A tool
+        # decorated in the user's code answers with the SDK's fixed text instead.)
+        if self.agent_context.failed_tool is not None or output == default_tool_error_function(call, Exception()):
+            self._fail(step, f"tool '{step.call}' failed", self.agent_context.failed_tool or "see the log above")
         result = _parsed(output)
         self.variables["result"] = result
         self.variables["results"][step.call] = result

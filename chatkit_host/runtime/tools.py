@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,13 @@ from chatkit.types import ThreadItemDoneEvent
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.refs import UnresolvedReference, resolve
 from chatkit_host.runtime.converter import tool_history_item
+from chatkit_host.runtime.tool_run import takes_tool_run, with_tool_run
 
 if TYPE_CHECKING:
     from chatkit_host.runtime.tool_kinds import ToolSpec
+
+
+logger = logging.getLogger("chatkit_host.tools")
 
 
 class ToolBuildError(Exception):
@@ -34,6 +39,8 @@ def build_python_tool(spec: ToolSpec) -> FunctionTool:
         target = resolve(spec.config.python, spec.base_dir)
     except UnresolvedReference as error:
         raise ToolBuildError("python", error.message, error.hint) from None
+    if callable(target) and not isinstance(target, FunctionTool) and takes_tool_run(target):
+        target = with_tool_run(target, spec.widgets, spec.effects)
     return _function_tool(spec.name, target, spec.config)
 
 
@@ -46,12 +53,22 @@ def _function_tool(name: str, target: Any, config: ToolConfig) -> FunctionTool:
     if not callable(target) or inspect.isclass(target):
         raise ToolBuildError("python", f"'{config.python}' is not a function")
     try:
-        return function_tool(target, name_override=name, description_override=config.description)
+        return function_tool(target, name_override=name, description_override=config.description,
+                             failure_error_function=tool_error_text)
     except Exception as error:  # the SDK rejects signatures it cannot describe
         raise ToolBuildError(
             "python", f"cannot make a tool of '{config.python}': {error}",
             hint="parameters need type hints the Agents SDK can turn into JSON Schema",
         ) from None
+
+
+def tool_error_text(ctx: Any, error: Exception) -> str:
+    """What the model reads when a python tool raised: the exception's message, so it can correct
+    itself or tell the user. Logged with the traceback; an action's `call` step fails on it."""
+    logger.error("tool %s raised", getattr(ctx, "tool_name", "?"), exc_info=error)
+    if hasattr(ctx, "context") and hasattr(ctx.context, "failed_tool"):
+        ctx.context.failed_tool = str(error) or type(error).__name__
+    return f"error: {str(error) or type(error).__name__}"
 
 
 def with_history(tool: FunctionTool) -> FunctionTool:

@@ -25,6 +25,8 @@ class TurnContext(AgentContext[Any]):
 
     state: Annotated[ThreadState | None, SkipValidation] = None
     sender: Annotated[WidgetItem | None, SkipValidation] = None
+    failed_tool: str | None = None
+    """The message of the last python tool that raised (an action's `call` step fails on it)."""
 
     def state_view(self) -> StateView:
         """`{{ state }}` for templates: the current state, or empty."""
