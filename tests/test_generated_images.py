@@ -20,7 +20,7 @@ from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.runtime.scripted_image import scripted_png
+from chatkit_host.runtime.scripted.image import scripted_png
 from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
 from projects import base_config, recorded_calls, write_project
 

@@ -506,7 +506,7 @@ async def test_an_image_step_streams_a_hosted_image_call_then_the_next_step_says
 
     from agents import ImageGenerationTool
 
-    from chatkit_host.runtime.scripted_image import scripted_png
+    from chatkit_host.runtime.scripted.image import scripted_png
 
     provider = ScriptedProvider(load_script(write(tmp_path, IMAGE_SCRIPT)), chains=chains)
     agent = Agent(name="Painter", instructions="Draw.", tools=[ImageGenerationTool(
@@ -542,7 +542,7 @@ def test_a_scripted_png_is_a_valid_png_of_its_color() -> None:
     import struct
     import zlib
 
-    from chatkit_host.runtime.scripted_image import scripted_png
+    from chatkit_host.runtime.scripted.image import scripted_png
 
     data = scripted_png((0x33, 0x66, 0xCC))
     assert data.startswith(b"\x89PNG\r\n\x1a\n")

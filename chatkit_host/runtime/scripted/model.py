@@ -1,4 +1,4 @@
-"""An offline, deterministic model that answers from a script file (see `scripted_script`).
+"""An offline, deterministic model that answers from a script file (see `script.py`).
 
 Declared in chatkit.yaml as `models: { providers: { demo: { scripted: demo.yaml } } }`, it lets the
 shipped example and every test run with no network and no API key, through the same Agents SDK
@@ -17,7 +17,7 @@ What a caller may rely on:
   `response.output_item.added` (status in_progress, no result), `…image_generation_call.in_progress`
   and `.generating`, one `…image_generation_call.partial_image` per partial image
   (`partial_image_b64`, 0-based `partial_image_index`), `.completed`, `response.output_item.done`
-  with `result` (a base64 PNG, `scripted_image`), then `response.completed`. Each call gets a fresh
+  with `result` (a base64 PNG, `image.py`), then `response.completed`. Each call gets a fresh
   `ig_…` id, because the host names the stored image after it. The runner does not execute a
   hosted call; it calls the model again, which then plays the next step.
 - Like the SDK's Chat Completions path, output items (messages and function calls) carry
@@ -80,9 +80,9 @@ from openai.types.responses.response_output_item import ImageGenerationCall
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
-from chatkit_host.runtime.scripted_chain import ChainState, decode_state, encode_state
-from chatkit_host.runtime.scripted_image import scripted_png
-from chatkit_host.runtime.scripted_script import ImageStep, Script, load_script, render_arguments
+from chatkit_host.runtime.scripted.chain import ChainState, decode_state, encode_state
+from chatkit_host.runtime.scripted.image import scripted_png
+from chatkit_host.runtime.scripted.script import ImageStep, Script, load_script, render_arguments
 
 __all__ = ["Script", "ScriptedProvider", "ScriptedReplyModel", "load_script"]
 
@@ -126,7 +126,7 @@ class ScriptedReplyModel(Model):
 
         `chains`: behave like the Responses API — every response has an id, and a call may pass
         `previous_response_id` with only the new input items. The id itself carries the turn's
-        state (see `scripted_chain`), so no replica needs to remember anything.
+        state (see `chain.py`), so no replica needs to remember anything.
         """
         self.script = script
         self.model_name = model_name

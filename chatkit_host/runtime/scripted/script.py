@@ -24,7 +24,7 @@ A step is one of:
 - `call: TOOL` with `arguments: {…}` — a function tool call (a handoff is `transfer_to_AGENT`).
 - `image: {partial_images: N, color: "#rrggbb"}` — a hosted image generation call, streamed as the
   Responses API streams it: the `image_generation_call` item, N partial images (0–3, default 0), then
-  the final image (a 2×2 PNG of `color`, default `#3366cc`; see `scripted_image`). Both keys are
+  the final image (a 2×2 PNG of `color`, default `#3366cc`; see `image.py`). Both keys are
   optional (`image: {}`). The provider runs the tool, so the runner makes the next model call at
   once: follow an `image` with a `say` for the turn's message.
 
