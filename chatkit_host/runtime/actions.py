@@ -63,7 +63,8 @@ from chatkit_host.errors import Refusal
 from chatkit_host.runtime.forms import FormBook
 from chatkit_host.runtime.state import StateRefused, ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
-from chatkit_host.runtime.widgets import TEMPLATES, WidgetError, WidgetLibrary, stream_states
+from chatkit_host.runtime.widget_streaming import stream_states
+from chatkit_host.runtime.widgets import TEMPLATES, WidgetError, WidgetLibrary
 
 logger = logging.getLogger("chatkit_host.actions")
 

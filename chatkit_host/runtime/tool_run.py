@@ -26,7 +26,8 @@ from chatkit.types import (
 
 from chatkit_host.config.state import EffectConfig, state_errors
 from chatkit_host.runtime.state import StateRefused
-from chatkit_host.runtime.widgets import WidgetLibrary, stream_states
+from chatkit_host.runtime.widget_streaming import stream_states
+from chatkit_host.runtime.widgets import WidgetLibrary
 
 
 class ToolRun:

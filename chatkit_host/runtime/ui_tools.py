@@ -11,15 +11,9 @@ from typing import TYPE_CHECKING, Any
 from agents import FunctionTool
 
 from chatkit_host.runtime.tool_results import parsed
-from chatkit_host.runtime.widgets import (
-    TEMPLATES,
-    HostWidget,
-    NotStrict,
-    WidgetError,
-    drop_nulls,
-    stream_states,
-    strict_parameters,
-)
+from chatkit_host.runtime.strict_schemas import NotStrict, drop_nulls, strict_parameters
+from chatkit_host.runtime.widget_streaming import stream_states
+from chatkit_host.runtime.widgets import TEMPLATES, HostWidget, WidgetError
 
 if TYPE_CHECKING:
     from chatkit_host.runtime.tool_kinds import ToolSpec
