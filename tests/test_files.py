@@ -133,6 +133,25 @@ async def test_a_two_phase_upload_reaches_the_model(tmp_path: Path, files_sectio
     assert len(stored_files(tmp_path, files_section)) == 1
 
 
+@pytest.mark.parametrize(("max_bytes", "limit", "shown"), [
+    ("1MB", 1_000_000, "1MB (1,000,000 bytes)"),
+    ("1 MiB", 1_048_576, "1 MiB (1,048,576 bytes)"),
+    ("64kb", 64_000, "64kb (64,000 bytes)"),
+])
+async def test_sizes_mean_their_units_and_are_quoted_as_written(
+    tmp_path: Path, max_bytes: str, limit: int, shown: str
+) -> None:
+    # KB/MB are powers of 1000, KiB/MiB of 1024; a refusal quotes the limit as configured (#18).
+    config = project_config({"url": "file://stored"}, max_bytes=max_bytes)
+    async with running(write_project(tmp_path, config)) as http:
+        text = "text/plain"
+        assert (await upload(http, "fits.txt", b"a" * limit, text)).status_code == 200
+        over = await upload(http, "over.txt", b"a" * (limit + 1), text)
+        assert over.status_code == 413
+        assert over.json()["error"]["message"] == (
+            f"the file is {limit + 1:,} bytes; the largest accepted is {shown}")
+
+
 async def test_too_large_and_disguised_executables_are_refused_and_leave_nothing(
     tmp_path: Path, files_section: dict
 ) -> None:
@@ -141,7 +160,8 @@ async def test_too_large_and_disguised_executables_are_refused_and_leave_nothing
         big = await upload(http, "big.png", PNG + bytes(2000), "image/png")
         assert big.status_code == 413
         assert big.json()["error"]["code"] == "too_large"
-        assert "largest accepted is 1.0 KB" in big.json()["error"]["message"]
+        assert big.json()["error"]["message"] == (
+            "the file is 2,080 bytes; the largest accepted is 1024 bytes")
         # Past the route's body limit (max_bytes plus multipart room) Litestar itself refuses it.
         huge = await upload(http, "huge.png", PNG + bytes(100 * 1024), "image/png")
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"

@@ -266,7 +266,8 @@ async def test_bad_requests_get_clear_errors_and_change_nothing(tmp_path: Path) 
             "type": "threads.create", "params": {"input": _input("x" * 5000)}})
         assert too_big.status_code == 413
         assert too_big.json() == {"error": {
-            "code": "too_large", "message": "the request body is larger than this endpoint accepts (at most 2000 bytes)"}}
+            "code": "too_large", "message": "the request body is larger than this endpoint accepts: "
+            "at most 2KB (2,000 bytes)"}}
         assert (await chatkit(http).list_threads())["data"] == []
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatkit_host.config.sizes import Size
 
 CHATKIT_JS_CDN = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
 """Where ChatKit.js is published."""
@@ -70,8 +72,8 @@ class AttachmentsConfig(_Strict):
     """Let users attach files."""
     max_count: int | None = Field(None, ge=1)
     """Most files per message."""
-    max_size: ByteSize | None = None
-    """Largest file (`10MB`); defaults to `files.max_bytes`."""
+    max_size: Size | None = None
+    """Largest file (`64KB`, `20MiB` or bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024); defaults to `files.max_bytes`."""
     accept: dict[str, list[str]] | None = None
     """MIME type → file extensions, e.g. `{image/png: [.png]}`; defaults to `files.accept`."""
 

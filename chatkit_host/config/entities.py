@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chatkit_host.config.sizes import Size
 
 EntityField = Literal["id", "title", "group", "icon", "interactive", "data"]
 """The fields of a ChatKit.js `Entity`."""
@@ -57,8 +59,8 @@ class HttpEntitySource(_Strict):
     """Request headers; put secrets in the environment: `Authorization: "Bearer ${API_TOKEN}"`."""
     timeout: float = Field(5.0, gt=0, le=60)
     """Seconds before the search is abandoned (it then finds nothing from this source)."""
-    max_response_bytes: ByteSize = ByteSize(256 * 1024)
-    """A longer response is not parsed (it finds nothing from this source)."""
+    max_response_bytes: Size = Size("256KiB")
+    """A longer response is not parsed (it finds nothing from this source) (`64KB`, `20MiB` or bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""
     results: str = ""
     """Dotted path to the list of results in the response, e.g. `data.items`; empty when the
     response is the list itself."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chatkit_host.config.sizes import Size
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,8 +54,8 @@ class FilesConfig(_Strict):
     """`direct`: the client posts the file (multipart field `file`) to `ROUTE` and gets the
     attachment back. `two_phase`: `attachments.create` answers with a signed upload URL on this host,
     and the client posts the bytes there."""
-    max_bytes: ByteSize = ByteSize(20 * 1024 * 1024)
-    """Largest file accepted (`20MB`, `512KB` or bytes)."""
+    max_bytes: Size = Size("20MiB")
+    """Largest file accepted (`64KB`, `20MiB` or bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""
     max_per_message: int = Field(10, ge=1, le=1000)
     """Most attachments one message may carry (after repeats of the same id are merged). A
     message over it is refused with a 400 before anything is saved."""
@@ -97,10 +99,11 @@ class AttachmentConversion(_Strict):
     """`inline`: the file's text (UTF-8) inside `<file>` tags. `none`: a line naming the file."""
     text_max_chars: int = Field(100_000, ge=1)
     """Inlined text files are cut to this many characters."""
-    max_bytes_per_turn: ByteSize = ByteSize(32 * 1024 * 1024)
+    max_bytes_per_turn: Size = Size("32MiB")
     """Most converted attachment data (data URLs, inlined text) sent to the model in one turn,
-    history included (`32MB`, `512KB` or bytes). The newest attachments go first; one that does
-    not fit reaches the model as a line naming the file instead."""
+    history included (`32MB`, `512KiB` or bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024).
+    The newest attachments go first; one that does not fit reaches the model as a line naming
+    the file instead."""
 
 
 class ConvertersConfig(_Strict):
@@ -130,5 +133,5 @@ class TranscriptionConfig(_Strict):
     """ISO-639-1 language hint, e.g. `en`."""
     accept: list[str] = ["audio/webm", "audio/ogg", "audio/mp4", "audio/mpeg", "audio/wav"]
     """Audio media types accepted; anything else is refused with a 400 naming these."""
-    max_bytes: ByteSize = ByteSize(25 * 1024 * 1024)
-    """Largest recording accepted."""
+    max_bytes: Size = Size("25MiB")
+    """Largest recording accepted (`64KB`, `20MiB` or bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""

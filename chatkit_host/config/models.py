@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -34,6 +34,7 @@ from chatkit_host.config.tools import (
     McpToolConfig,
 )
 from chatkit_host.config.widgets import ActionRoute, EffectSpec, Form, WidgetsConfig
+from chatkit_host.config.sizes import Size
 
 SCHEMA_ID = "https://chatkit-host.dev/schemas/chatkit.schema.json"
 INSTRUCTIONS_FILE = re.compile(r"^[\w./-]+\.(md|txt|j2|jinja|jinja2)$")
@@ -57,8 +58,8 @@ class ServerConfig(Strict):
     """URL path of the ChatKit endpoint."""
     cors: list[str] = []
     """Origins allowed to call the endpoint from a browser, e.g. `http://localhost:5173`."""
-    max_body: ByteSize = ByteSize(4 * 1024 * 1024)
-    """Largest request body the ChatKit endpoint accepts (`4MB`, `512KB` or bytes)."""
+    max_body: Size = Size("4MiB")
+    """Largest request body the ChatKit endpoint accepts (`64KB`, `20MiB` or bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""
     workers: int = Field(1, ge=1, le=64)
     """Worker processes (`serve --workers` overrides it)."""
     public_without_auth: bool = False

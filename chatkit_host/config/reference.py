@@ -18,6 +18,8 @@ HEADER = """\
 Every key `chatkit.yaml` accepts. Generated from the models in `chatkit_host/config/models.py`
 (`chatkit-host schema --markdown`); the JSON Schema for editors is `schemas/chatkit.schema.json`.
 `NAME` in a key stands for a name you choose. Values may use `${VAR}` and `${VAR:-default}`.
+Sizes are a number of bytes or a number with a unit: KB, MB, GB are powers of 1000 (`64KB` is
+64,000 bytes), KiB, MiB, GiB powers of 1024 (`20MiB` is 20,971,520 bytes); messages quote them as written.
 
 | key | type | default | description |
 | --- | --- | --- | --- |

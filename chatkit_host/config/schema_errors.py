@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 from pydantic import ValidationError
 
+from chatkit_host.config import sizes
 from chatkit_host.config.models import json_schema
 from chatkit_host.config.checks import suggest
 from chatkit_host.config.positions import KeyPath
@@ -71,6 +72,8 @@ def _issues(error: JsonSchemaError) -> list[Issue]:
         return [Issue(path, f"'{key}' is required") for key in expected if key not in instance]
     if kind == "type":
         return [_type_issue(path, [_either(_types(error))], instance)]
+    if kind == "pattern" and expected == sizes.PATTERN:
+        return [Issue(path, sizes.MESSAGE, sizes.HINT)]
     return [Issue(path, _constraint(kind, expected))]
 
 
@@ -150,9 +153,8 @@ def pydantic_issues(data: Any, error: ValidationError) -> list[Issue]:
         kind, message = detail["type"], detail["msg"]
         if kind == "value_error":  # our validators' messages, written without values
             message = str(detail.get("ctx", {}).get("error", message))
-        elif kind in ("byte_size", "byte_size_unit"):  # pydantic quotes the unit it could not read
-            issues.append(Issue(path, "must be a size such as 4MB, 512KB or a number of bytes",
-                                 "units are B, KB, MB, GB, TB and KiB, MiB, GiB, TiB"))
+        elif kind == "size":
+            issues.append(Issue(path, sizes.MESSAGE, sizes.HINT))
             continue
         issues.append(Issue(path, message[:1].lower() + message[1:]))
     return issues

@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chatkit_host.config.sizes import Size
 
 _SIMPLE_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 
@@ -87,8 +89,8 @@ class HttpToolConfig(_WithParameters):
     """Request headers; put secrets in the environment: `Authorization: "Bearer ${API_TOKEN}"`."""
     timeout: float = Field(10.0, gt=0, le=300)
     """Seconds before the call is abandoned (the model is told it timed out)."""
-    max_response_bytes: ByteSize = ByteSize(32 * 1024)
-    """The response body is cut to this size before the model sees it."""
+    max_response_bytes: Size = Size("32KiB")
+    """The response body is cut to this size before the model sees it (`64KB`, `20MiB` or bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""
     allow_hosts: list[str] = []
     """When set, the only hosts this tool may call (`api.example.com`, or `*.example.com` for its
     subdomains); any other host — say one a URL field filled in — is refused before connecting."""

@@ -32,7 +32,7 @@ def check_audio(config: TranscriptionConfig, audio: AudioInput) -> None:
         raise TranscriptionRefused("the recording is empty")
     if len(audio.data) > config.max_bytes:
         raise TranscriptionRefused(
-            f"the recording is larger than {int(config.max_bytes)} bytes (transcription.max_bytes)"
+            f"the recording is larger than {config.max_bytes.describe()} (transcription.max_bytes)"
         )
 
 

@@ -26,6 +26,7 @@ from chatkit.types import (
 )
 
 from chatkit_host.config.files import FilesConfig
+from chatkit_host.config.sizes import Size
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import Refusal
 from chatkit_host.storage.sniff import accepted, sniff, stored_type
@@ -169,7 +170,7 @@ class HostAttachments(AttachmentStore[RequestContext]):
         if size > self.config.max_bytes:
             raise Refusal(
                 413, "too_large",
-                f"the file is {_human(size)}; the largest accepted is {_human(self.config.max_bytes)}",
+                f"the file is {size:,} bytes; the largest accepted is {_described(self.config.max_bytes)}",
             )
         if size == 0:
             raise Refusal(400, "empty_file", "the file is empty")
@@ -234,12 +235,9 @@ def _clean_name(name: str) -> str:
     return (cleaned or "file")[:255]
 
 
-def _human(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return str(size)
+def _described(limit: int) -> str:
+    # As configured ("1MB"): converting it into other units is what made 1MB read "976.6 KB" (#18).
+    return limit.describe() if isinstance(limit, Size) else f"{limit:,} bytes"
 
 
 async def process_with_files(

@@ -15,6 +15,7 @@ from chatkit.store import NotFoundError
 from litestar import Request, Response
 from litestar.exceptions.responses import create_exception_response
 
+from chatkit_host.config.sizes import Size
 from chatkit_host.errors import Refusal
 from chatkit_host.protocol import faults
 
@@ -32,7 +33,8 @@ def _refused(_: Request[Any, Any, Any], refusal: Refusal) -> Response[Any]:
 def _too_large(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
     """Litestar refuses a body over a route's limit itself; answer in the shape of every other error."""
     limit = request.route_handler.resolve_request_max_body_size() if "route_handler" in request.scope else None
-    over = f" (at most {limit} bytes)" if limit else ""
+    shown = limit.describe() if isinstance(limit, Size) else f"{limit} bytes"
+    over = f": at most {shown}" if limit else ""
     return refusal_response(
         Refusal(413, "too_large", f"the request body is larger than this endpoint accepts{over}"))
 
