@@ -614,6 +614,25 @@ def test_environment_values_are_filled_and_retyped(tmp_path: Path) -> None:
     assert config.vars == {"${NOT_A_KEY}": "kept"}
 
 
+def test_references_inside_flow_mappings(tmp_path: Path) -> None:
+    # `{` `}` `,` `:` inside a reference used to end the flow mapping: a YAML error (#18).
+    text = MINIMAL + dedent("""\
+        server: { port: ${PORT:-8000}, host: ${HOST:-127.0.0.1}, cors: [${ORIGIN:-http://a.test}] }
+        vars: { greeting: "${GREETING:-hi, {there}", list: ${LIST:-[a, b]} }
+        """)
+    loaded = load(tmp_path, text, {"HOST": "0.0.0.0"})
+    assert (loaded.config.server.port, loaded.config.server.host) == (8000, "0.0.0.0")
+    assert loaded.config.server.cors == ["http://a.test"]
+    assert loaded.config.vars == {"greeting": "hi, {there", "list": "[a, b]"}
+    assert load(tmp_path, text, {"PORT": "9000"}).config.server.port == 9000
+    # Lines and columns are the file's own.
+    assert problems(tmp_path, MINIMAL + "server: { port: ${PORT}, workers: lots }\n") == [
+        "chatkit.yaml:4:17: server.port: environment variable PORT is not set "
+        "(hint: set it, or give a default with ${PORT:-...})",
+        "chatkit.yaml:4:35: server.workers: expected an integer, got a string",
+    ]
+
+
 def test_empty_default_is_null(tmp_path: Path) -> None:
     loaded = load(tmp_path, MINIMAL + "    model: ${MODEL:-}\n")
     assert loaded.config.agents["triage"].model is None

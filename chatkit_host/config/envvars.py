@@ -8,6 +8,9 @@ Syntax, in string values (never in keys):
   The default is literal text up to the first `}`; references do not nest.
 - `$${`: a literal `${`. A `$` anywhere else is literal too.
 
+A reference may be written anywhere a value may, inside flow mappings and lists too
+(`server: { port: ${PORT:-8000} }`): its braces, commas and colons are not YAML's.
+
 A plain (unquoted) value that is exactly one reference is re-typed the way YAML types plain text,
 so `port: ${PORT:-8000}` is the integer 8000 and `enabled: ${ON:-true}` a boolean. Quoting keeps a
 string a string: `api_key: "${KEY}"` stays a string even when the key is all digits.
@@ -20,19 +23,44 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from chatkit_host.config.positions import KeyPath
+if TYPE_CHECKING:
+    from chatkit_host.config.positions import KeyPath
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # One alternative per token, in priority order: escape, reference, and a `${` that starts neither.
 _TOKEN = re.compile(rf"\$\$\{{|\$\{{({_NAME})(?::-([^}}]*))?\}}|\$\{{")
 _WHOLE = re.compile(rf"\$\{{{_NAME}(?::-[^}}]*)?\}}")
 _KEEP_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+_IN_TEXT = re.compile(rf"\$\{{{_NAME}(?::-[^}}\n]*)?\}}")
+# YAML's flow indicators and comment/key marks, and the private-use characters that stand in for
+# them inside references while the text is parsed.
+_SIGNIFICANT = "{}[],#:"
+_STAND_INS = "".join(chr(0xE000 + index) for index in range(len(_SIGNIFICANT)))
+_MASK = str.maketrans(_SIGNIFICANT, _STAND_INS)
+_UNMASK = str.maketrans(_STAND_INS, _SIGNIFICANT)
+
+
+def mask_references(text: str) -> str:
+    """`text` with the YAML-significant characters of each `${...}` replaced by stand-ins of the
+    same length, so a reference parses as plain text wherever it is written (in a flow mapping,
+    after a `#`) and every line and column stays where it was. `unmask` puts them back.
+
+    A text that already holds a stand-in character is returned as it is.
+    """
+    if any(char in text for char in _STAND_INS):
+        return text
+    return _IN_TEXT.sub(lambda match: match.group(0).translate(_MASK), text)
+
+
+def unmask(text: str) -> str:
+    """A string parsed from masked text, as it was written."""
+    return text.translate(_UNMASK)
 
 
 @dataclass(frozen=True)

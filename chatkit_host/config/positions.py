@@ -13,7 +13,7 @@ configuration has no date fields, and a string is what a schema error can explai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,7 +22,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from chatkit_host.config.yaml_reader import compose_file
+from chatkit_host.config.envvars import mask_references, unmask
+from chatkit_host.config.yaml_reader import compose_file, compose_text, read_text
 from chatkit_host.errors import ConfigError, ConfigProblem
 
 KeyPath = tuple[str | int, ...]
@@ -139,7 +140,11 @@ def read_yaml(file: Path) -> Document:
     Raises:
         ConfigError: the file cannot be read, is not YAML, is empty or is not a mapping.
     """
-    document = _document(compose_file(file, "configuration file", _INIT_HINT))
+    text = read_text(file, "configuration file", _INIT_HINT)
+    # `${VAR}`s are hidden from YAML while it parses, so `{ port: ${PORT:-8000} }` is a flow
+    # mapping with one value, not a syntax error; same-length masks keep every column.
+    masked = mask_references(text)
+    document = _document(compose_text(masked, file), unmask if masked != text else str)
     if document is None or document.data is None:  # nothing, only comments, or a lone `---`
         _fail(ConfigProblem("the file is empty", file, hint=_INIT_HINT))
     if not isinstance(document.data, dict):
@@ -163,10 +168,10 @@ def read_document(file: Path, what: str = "file") -> Document | None:
     return _document(compose_file(file, what))
 
 
-def _document(root: Node | None) -> Document | None:
+def _document(root: Node | None, unmasked: Callable[[str], str] = str) -> Document | None:
     if root is None:
         return None
-    builder = _Builder()
+    builder = _Builder(unmasked)
     data = builder.build(root, (), None)
     return Document(data, builder.positions, builder.problems)
 
@@ -174,7 +179,8 @@ def _document(root: Node | None) -> Document | None:
 class _Builder:
     """Turns a composed node tree into data, recording positions and problems on the way."""
 
-    def __init__(self) -> None:
+    def __init__(self, unmasked: Callable[[str], str]) -> None:
+        self.unmasked = unmasked
         self.positions = Positions()
         self.problems: list[NodeProblem] = []
         self._constructor = SafeConstructor()
@@ -199,7 +205,8 @@ class _Builder:
         if node.tag in _KEEP_AS_TEXT:
             return node.value
         try:
-            return self._constructor.construct_object(node)
+            value = self._constructor.construct_object(node)
+            return self.unmasked(value) if isinstance(value, str) else value
         except yaml.MarkedYAMLError as error:
             self._problem(path, node, str(error.problem), "remove the tag; plain YAML values are enough",
                           value_lost=True)
@@ -217,7 +224,7 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 self._problem(path, key_node, "a key must be a plain name, not a list or mapping")
                 continue
-            name = key_node.value
+            name = self.unmasked(key_node.value)
             if name in written:
                 first = Mark.of(written[name].start_mark)
                 self._problem((*path, name), key_node, f"duplicate key '{name}'",
@@ -246,7 +253,7 @@ class _Builder:
                     entries = self._merged(source, path)
                 finally:
                     self._active.discard(id(source))
-                entries.update((k.value, (k, v)) for k, v in source.value
+                entries.update((self.unmasked(k.value), (k, v)) for k, v in source.value
                                if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG)
                 for name, pair in entries.items():
                     merged.setdefault(name, pair)
