@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import shutil
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,35 @@ def test_unknown_widgets_and_forms_are_config_errors(tmp_path: Path) -> None:
         "chatkit.yaml:34:23: actions.x.y.do[2].hidden_context: template syntax error: unexpected end of "
         "template, expected 'end of print statement'.",
         "chatkit.yaml:35:16: actions.x.y.do[3].respond: unknown agent 'nobody' (hint: known agents: triage, billing)",
+    ]
+
+
+def test_names_action_templates_will_not_have_are_config_errors(tmp_path: Path) -> None:
+    # They passed validate and failed only when a user clicked (#18).
+    write_project(tmp_path, files={"widgets/order_card.widget": ORDER_CARD})
+    (tmp_path / "chatkit.yaml").write_text(textwrap.dedent("""\
+        models: { default: demo/offline, providers: { demo: { scripted: demo.yaml } } }
+        agents: { triage: { instructions: Be brief. } }
+        tools: { lookup_order: { python: "./tools.py:lookup_order" } }
+        actions:
+          order.refresh:
+            payload: { order_id: string }
+            do:
+              - call: lookup_order
+                arguments: { order_id: "{{ paylod.order_id }}" }
+              - update_widget: { widget: order_card, data: "{{ reslt }}" }
+              - hidden_context: "Order {{ payload.ordr_id }} for {{ user }} in {{ thread.id }}: {{ results.lookup_order }} {{ sender.id }}"
+              - hidden_context: "{% for i in range(2) %}{{ loop.index }}{{ i }}{% endfor %}{{ payload['order_id'] }}"
+        """))
+    code, _, errors = _cli("validate", cwd=tmp_path)
+    assert code == 1
+    assert [line for line in errors.splitlines() if line.startswith("Error: ")] == [
+        "Error: chatkit.yaml:9:32: actions.order.refresh.do[0].arguments.order_id: unknown template "
+        "variable 'paylod' (hint: did you mean 'payload'?)",
+        "Error: chatkit.yaml:10:52: actions.order.refresh.do[1].update_widget.data: unknown template "
+        "variable 'reslt' (hint: did you mean 'result'?)",
+        "Error: chatkit.yaml:11:25: actions.order.refresh.do[2].hidden_context: the payload has no field "
+        "'ordr_id' (hint: did you mean 'order_id'?)",
     ]
 
 

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from chatkit_host.config.models import INSTRUCTIONS_FILE, ChatKitConfig, TitleAgentConfig
 from chatkit_host.config.tool_kinds import TOOL_KINDS, action_callable_kinds
 from chatkit_host.config.positions import KeyPath, dotted
 from chatkit_host.config.widgets import (
+    ACTION_TEMPLATE_VARIABLES,
+    ActionRoute,
     AskStep,
     CallStep,
     RespondStep,
@@ -237,10 +239,34 @@ def check_widgets_forms_actions(config: ChatKitConfig, base_dir: Path, problem: 
                 known((*path, "ask"), step.ask, config.forms, "declared forms", "no forms are declared")
             for key_path, text in _step_templates(step, path):
                 try:
-                    environment.parse(text)
+                    template = environment.parse(text)
                 except TemplateSyntaxError as error:
                     problems.append(problem(key_path, f"template syntax error: {error.message}"))
+                    continue
+                problems += [problem(key_path, message, hint)
+                             for message, hint in _unknown_names(template, environment, route)]
     return problems
+
+
+def _unknown_names(template: nodes.Template, environment: SandboxedEnvironment,
+                   route: ActionRoute) -> list[tuple[str, str]]:
+    """Names an action template uses that it will not have when it runs (the runtime's templates
+    fail on anything undefined): unknown variables, and payload fields the payload's schema
+    does not declare when it declares them all."""
+    known = [*ACTION_TEMPLATE_VARIABLES, *environment.globals]
+    found = [(f"unknown template variable '{name}'", suggest(name, ACTION_TEMPLATE_VARIABLES, "templates see"))
+             for name in sorted(meta.find_undeclared_variables(template)) if name not in known]
+    schema = route.payload_schema
+    fields = list(schema.get("properties", {}))
+    if schema.get("additionalProperties") is not False:
+        return found
+    for node in template.find_all((nodes.Getattr, nodes.Getitem)):
+        field_name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if (isinstance(node.node, nodes.Name) and node.node.name == "payload"
+                and isinstance(field_name, str) and field_name not in fields):
+            found.append((f"the payload has no field '{field_name}'",
+                          suggest(field_name, fields, "payload fields", "the payload has no fields")))
+    return found
 
 
 def _step_templates(step: object, path: KeyPath) -> list[tuple[KeyPath, str]]:
