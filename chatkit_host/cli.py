@@ -159,6 +159,8 @@ def init(directory: Path) -> None:
         "chatkit.yaml": (scaffold / "chatkit.yaml").read_text(),
         "agents/assistant.md": (scaffold / "assistant.md").read_text(),
         "demo.yaml": (scaffold / "demo.yaml").read_text(),
+        "conversations/demo.yaml": (scaffold / "conversation.yaml").read_text(),
+        ".gitignore": (scaffold / "gitignore").read_text(),
         "chatkit.schema.json": json.dumps(json_schema(), indent=2) + "\n",
     }
     existing = [name for name in files if (directory / name).exists()]
@@ -170,7 +172,8 @@ def init(directory: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         out().print(f"  wrote {path}")
-    out().print(f"Next: cd {directory} && chatkit-host serve")
+    out().print(f"Next: cd {directory} && chatkit-host serve (or --port N); chatkit-host test runs "
+                "conversations/")
 
 
 @main.command()

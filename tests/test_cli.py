@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -77,6 +78,14 @@ def test_init_writes_a_project_that_validates(tmp_path: Path) -> None:
     assert json.loads((project / "chatkit.schema.json").read_text()) == json_schema()
     code, output = run("validate", cwd=project)
     assert code == 0, output
+    # A fresh project's own conversation test passes, and its data is not committed (#18).
+    code, output = run("test", cwd=project)
+    assert code == 0, output
+    assert "✓ conversations/demo.yaml: The demo model greets and echoes" in output
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    ignored = subprocess.run(["git", "check-ignore", ".chatkit/chatkit.db", "chatkit.yaml"],
+                             cwd=project, capture_output=True, text=True)
+    assert ignored.stdout.splitlines() == [".chatkit/chatkit.db"]
 
     code, output = run("init", "starter", cwd=tmp_path)
     assert code == 1
