@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -107,6 +109,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         workers = workers or server.workers
         _refuse_open_host_without_auth(runtime, host)
         _refuse_missing_credentials(runtime)
+        _refuse_unusable_address(host, port)
         app = create_app(Host(runtime), reload=reload) if workers == 1 else None
     click.echo(
         f"chatkit-host: serving {click.style(str(config_path), bold=True)} at "
@@ -234,6 +237,29 @@ def _refuse_missing_credentials(runtime: Runtime) -> None:
         err().print(f"Error: {problem.render(Path.cwd())}", soft_wrap=True, markup=False)
     if problems:
         err().print(f"{len(problems)} model provider(s) cannot answer; the host was not started.")
+        sys.exit(1)
+
+
+def _refuse_unusable_address(host: str, port: int) -> None:
+    """Exit with a clear error when `host:port` cannot be bound, before saying "serving at"
+    (uvicorn would print that line's counterpart, then fail with a bare errno)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As uvicorn binds: a port in TIME_WAIT is usable, one with a listener is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            reason = f"port {port} is already in use on {host}"
+            hint = f"serve on another port with --port {port + 1}, or stop what is using it"
+        elif error.errno == errno.EACCES:
+            reason = f"not allowed to listen on port {port}"
+            hint = "ports below 1024 need privileges; use --port 8000"
+        else:
+            reason = f"cannot listen on {host}:{port}: {error.strerror or error}"
+            hint = "check --host (or server.host): it must be an address of this machine"
+        err().print(f"Error: {reason} (hint: {hint})", markup=False)
         sys.exit(1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -174,3 +175,16 @@ def test_validate_reports_cross_references_beside_schema_errors_in_agents(tmp_pa
         "Error: chatkit.yaml:19:8: entry: unknown agent 'triag' (hint: did you mean 'triage'?)",
     ]
     assert output.splitlines()[-1] == "9 problem(s) in chatkit.yaml; the host was not started."
+
+
+def test_serve_on_a_taken_port_says_so_before_serving(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, output = run("serve", "--port", str(port), cwd=tmp_path)
+    assert code == 1
+    assert output.splitlines() == [
+        f"Error: port {port} is already in use on 127.0.0.1 (hint: serve on another port with "
+        f"--port {port + 1}, or stop what is using it)"]
