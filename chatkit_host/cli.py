@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from chatkit_host.commands.lazy import LazyGroup
+from chatkit_host.commands.lazy import LazyCommand, LazyGroup
 
 # The configuration, the runtime and the SDKs under them are imported by the commands that use
 # them: `serve` imports them with the garbage collector paused (see heap.py).
@@ -53,11 +53,16 @@ CONFIG_OPTION = click.option(
 
 # Commands that live in their own modules, one line each: imported only when run.
 COMMAND_MODULES = {
-    "test": "chatkit_host.commands.conversations:test_command",
-    "graph": "chatkit_host.commands.graph:graph_command",
-    "import": "chatkit_host.commands.importer:import_group",
-    "widgets": "chatkit_host.commands.widgets:widgets",
-    "chat": "chatkit_host.commands.chat:chat_command",
+    "test": LazyCommand("chatkit_host.commands.conversations:test_command",
+                        "Run conversation tests (YAML) over the real endpoint with the scripted model."),
+    "graph": LazyCommand("chatkit_host.commands.graph:graph_command",
+                         "Print the agents, tools and handoffs as a Mermaid diagram."),
+    "import": LazyCommand("chatkit_host.commands.importer:import_group",
+                          "Write a chatkit.yaml from code written for another runtime."),
+    "widgets": LazyCommand("chatkit_host.commands.widgets:widgets",
+                           "List the widgets of the widget folder, each with the schema of its data."),
+    "chat": LazyCommand("chatkit_host.commands.chat:chat_command",
+                        "Chat with a running host in the terminal."),
 }
 
 

@@ -6,11 +6,13 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
-from chatkit_host.cli import main
+from chatkit_host.cli import COMMAND_MODULES, main
 from chatkit_host.config.models import json_schema
 from projects import REPO, write_project
 
@@ -188,3 +190,26 @@ def test_serve_on_a_taken_port_says_so_before_serving(tmp_path: Path) -> None:
     assert output.splitlines() == [
         f"Error: port {port} is already in use on 127.0.0.1 (hint: serve on another port with "
         f"--port {port + 1}, or stop what is using it)"]
+
+
+def test_top_level_help_imports_no_command_module() -> None:
+    # --help took ~2 s (14 s on a busy machine) importing every command to show its one line (#18).
+    script = (
+        "import sys; from click.testing import CliRunner; from chatkit_host.cli import main\n"
+        "result = CliRunner().invoke(main, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'litestar', 'openai')\n"
+        "             or m.startswith(('chatkit_host.commands.', 'chatkit_host.config.'))\n"
+        "             and m != 'chatkit_host.commands.lazy'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout == "[]\n"
+
+
+def test_lazy_commands_show_their_own_one_line_help() -> None:
+    help_text = CliRunner().invoke(main, ["--help"], terminal_width=200).output
+    for name, lazy in COMMAND_MODULES.items():
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.help is not None
+        assert command.help.strip().splitlines()[0] == lazy.short_help
+        assert f"  {name}" in help_text and lazy.short_help in help_text
