@@ -1,16 +1,19 @@
 """chatkit.yaml's `client` section: the ChatKit.js options of the playground page (`GET /`).
 
 The keys mirror ChatKit.js's `ChatKitOptions` (https://openai.github.io/chatkit-js/) in snake_case:
-`start_screen.greeting` is `startScreen.greeting`. Pure models; `playground/options.py` turns them
+`start_screen.greeting` is `startScreen.greeting` (a `theme` mapping keeps ChatKit.js's camelCase).
+Values ChatKit.js restricts (locales, icons, theme values) are checked against its own types
+(`chatkit_js.py`). Pure models; `playground/options.py` turns them
 into the options object the page hands to `<openai-chatkit>`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatkit_host.config.chatkit_js import ChatKitIcon, SupportedLocale
 from chatkit_host.config.sizes import Size
 
 CHATKIT_JS_CDN = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
@@ -43,8 +46,8 @@ class StartPromptConfig(_Strict):
     """The text on the button."""
     prompt: str
     """The message sent when it is clicked."""
-    icon: str | None = None
-    """A ChatKit icon name, e.g. `lightbulb`."""
+    icon: ChatKitIcon | None = None
+    """A ChatKit.js icon name, e.g. `lightbulb`, or `lucide:NAME`."""
 
 
 class StartScreenConfig(_Strict):
@@ -85,8 +88,8 @@ class ComposerToolConfig(_Strict):
     """Sent with the message as the chosen tool."""
     label: str
     """The text in the menu."""
-    icon: str
-    """A ChatKit icon name."""
+    icon: ChatKitIcon
+    """A ChatKit.js icon name, e.g. `globe`, or `lucide:NAME`."""
     short_label: str | None = None
     """Text on the button while the tool is chosen."""
     placeholder_override: str | None = None
@@ -127,19 +130,105 @@ class ComposerConfig(_Strict):
     """The model picker."""
 
 
+class FontSourceConfig(_Strict):
+    """A web font ChatKit.js loads (`FontObject`)."""
+
+    family: str
+    """The font family name."""
+    src: str
+    """URL of the font file."""
+    weight: str | int | None = None
+    """Its weight, e.g. `400` or `bold`."""
+    style: Literal["normal", "italic", "oblique"] | None = None
+    """Its style."""
+    display: Literal["auto", "block", "swap", "fallback", "optional"] | None = None
+    """How it is shown while loading (CSS `font-display`)."""
+    unicodeRange: str | None = None
+    """The characters it covers (CSS `unicode-range`)."""
+
+
+class TypographyConfig(_Strict):
+    """`theme.typography`."""
+
+    baseSize: Literal[14, 15, 16, 17, 18] | None = None
+    """Base font size in pixels."""
+    fontSources: list[FontSourceConfig] | None = None
+    """Web fonts to load."""
+    fontFamily: str | None = None
+    """The text font family."""
+    fontFamilyMono: str | None = None
+    """The monospace font family."""
+
+
+class GrayscaleConfig(_Strict):
+    """`theme.color.grayscale`: the tint of the neutral colours."""
+
+    hue: float
+    """Hue, in degrees."""
+    tint: Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    """How strongly the hue tints the greys."""
+    shade: Literal[-4, -3, -2, -1, 0, 1, 2, 3, 4] | None = None
+    """Darker (negative) or lighter (positive) greys."""
+
+
+class AccentConfig(_Strict):
+    """`theme.color.accent`."""
+
+    primary: str
+    """The accent colour, e.g. `#8B5CF6`."""
+    level: Literal[0, 1, 2, 3]
+    """How much of the interface takes the accent colour."""
+
+
+class SurfaceConfig(_Strict):
+    """`theme.color.surface`."""
+
+    background: str
+    """Background colour."""
+    foreground: str
+    """Foreground colour."""
+
+
+class ColorConfig(_Strict):
+    """`theme.color`."""
+
+    grayscale: GrayscaleConfig | None = None
+    """The neutral colours."""
+    accent: AccentConfig | None = None
+    """The accent colour."""
+    surface: SurfaceConfig | None = None
+    """Background and foreground."""
+
+
+class ThemeConfig(_Strict):
+    """`theme` as a mapping: ChatKit.js's `ThemeOption`, with its camelCase keys."""
+
+    colorScheme: Literal["light", "dark"] | None = None
+    """Light or dark."""
+    typography: TypographyConfig | None = None
+    """Fonts and base size."""
+    radius: Literal["pill", "round", "soft", "sharp"] | None = None
+    """Corner roundness."""
+    density: Literal["compact", "normal", "spacious"] | None = None
+    """Spacing."""
+    color: ColorConfig | None = None
+    """Grayscale, accent and surface colours."""
+
+
 class ClientConfig(_Strict):
     """What ChatKit.js is told on the playground page (mirrors `ChatKitOptions`)."""
 
     playground: PlaygroundConfig = PlaygroundConfig()
     """The page itself: on or off, path, script URL, domain key."""
-    theme: Literal["light", "dark"] | dict[str, Any] | None = None
-    """`light`, `dark`, or a ChatKit.js `ThemeOption` mapping passed as written (camelCase keys,
-    e.g. `{colorScheme: dark, radius: round, color: {accent: {primary: "#8B5CF6", level: 2}}}`)."""
+    theme: Literal["light", "dark"] | ThemeConfig | None = None
+    """`light`, `dark`, or a ChatKit.js `ThemeOption` with its own camelCase keys, e.g.
+    `{colorScheme: dark, radius: round, color: {accent: {primary: "#8B5CF6", level: 2}}}`."""
     header: HeaderConfig | None = None
     """The header bar."""
     start_screen: StartScreenConfig | None = None
     """Greeting and suggested prompts of a new thread."""
     composer: ComposerConfig = ComposerConfig()
     """Placeholder, attachments, dictation, tool menu and model picker."""
-    locale: str | None = None
-    """UI language, e.g. `fr-FR`; default: the browser's."""
+    locale: SupportedLocale | None = None
+    """UI language, one ChatKit.js supports: `en`, `fr`, `fr-FR`, `pt-BR`, … (not `en-US`); default:
+    the browser's."""

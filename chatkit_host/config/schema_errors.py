@@ -7,6 +7,7 @@ the environment, and an error message is no place for it.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,9 +73,26 @@ def _issues(error: JsonSchemaError) -> list[Issue]:
         return [Issue(path, f"'{key}' is required") for key in expected if key not in instance]
     if kind == "type":
         return [_type_issue(path, [_either(_types(error))], instance)]
+    if kind == "enum" and len(expected) > _LISTED:
+        return [Issue(path, f"is not one of the {len(expected)} accepted values", _closest(instance, expected))]
     if kind == "pattern" and expected == sizes.PATTERN:
         return [Issue(path, sizes.MESSAGE, sizes.HINT)]
     return [Issue(path, _constraint(kind, expected))]
+
+
+_LISTED = 12
+"""Enums longer than this (locales, icons) are not listed in a message: a hint names the closest."""
+
+
+def _closest(value: Any, allowed: list[Any]) -> str:
+    if isinstance(value, str):
+        language = value.replace("_", "-").split("-")[0]
+        if language != value and language in allowed:  # en-US → en
+            return f"did you mean '{language}'?"
+        close = difflib.get_close_matches(value, [a for a in allowed if isinstance(a, str)], n=1)
+        if close:
+            return f"did you mean '{close[0]}'?"
+    return "docs/configuration.md lists them"
 
 
 def _type_issue(path: KeyPath, shapes: list[str], instance: Any) -> Issue:

@@ -18,7 +18,8 @@ def chatkit_options(config: ChatKitConfig) -> dict[str, Any]:
     api: dict[str, Any] = {"url": config.server.path, "domainKey": client.playground.domain_key}
     options: dict[str, Any] = {"api": api}
     if client.theme is not None:
-        options["theme"] = client.theme
+        options["theme"] = client.theme if isinstance(client.theme, str) else (
+            client.theme.model_dump(exclude_none=True))
     if client.locale:
         options["locale"] = client.locale
     if client.header is not None:
