@@ -6,12 +6,15 @@ fail, it runs for minutes and eats gigabytes.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from chatkit_host.cli import main
 from projects import base_config, write_project
 
 # 9 levels of 9 aliases: 491 bytes that stand for 9^9 (387 million) strings.
@@ -26,6 +29,17 @@ def cli(project: Path, *args: str) -> tuple[int, str]:
     result = subprocess.run([sys.executable, "-m", "chatkit_host", *args], cwd=project,
                             capture_output=True, text=True, timeout=30)
     return result.returncode, result.stdout + result.stderr
+
+
+def in_process(project: Path, *args: str) -> tuple[int, str]:
+    """`chatkit-host ARGS` in `project`, in this process (for what cannot hang)."""
+    old = os.getcwd()
+    os.chdir(project)
+    try:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.output
 
 
 def errors(output: str) -> list[str]:
@@ -89,3 +103,25 @@ vars: { company: Acme }
 """
     code, output = cli(project_with(tmp_path, "chatkit.yaml", config), "validate")
     assert code == 0, output
+
+
+@pytest.mark.parametrize(("file", "command"), [
+    ("chatkit.yaml", "validate"),
+    ("demo.yaml", "validate"),
+    ("entities.yaml", "validate"),
+    ("conversations/orders.yaml", "test"),
+])
+@pytest.mark.parametrize(("text", "problem"), [
+    ("replies:\n  - steps: [\n  bad: : x\n",
+     "3:8: invalid YAML: expected the node content, but found ':' (while parsing a flow node on line 3)"),
+    ("replies:\n\t- steps: []\n",
+     "2:1: invalid YAML: found character '\\t' that cannot start any token "
+     "(hint: indent with spaces; YAML does not allow tabs)"),
+])
+def test_a_syntax_error_reads_the_same_in_every_file(
+    tmp_path: Path, file: str, command: str, text: str, problem: str
+) -> None:
+    # One reader, one wording: these were "invalid YAML", "not valid YAML" and a pyyaml dump (#14).
+    code, output = in_process(project_with(tmp_path, file, text), command)
+    assert code == 1
+    assert errors(output) == [f"Error: {file}:{problem}"]

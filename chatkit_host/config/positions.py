@@ -1,4 +1,7 @@
-"""Read chatkit.yaml into plain data while remembering where every key and value is written.
+"""Turn a YAML file into plain data while remembering where every key and value is written.
+
+chatkit.yaml (`read_yaml`) and static entity lists (`read_document`) come through here, read by
+`yaml_reader.compose_file` like every YAML file the host reads.
 
 pyyaml's `safe_load` forgets positions and silently keeps the last of two equal keys. Here the node
 tree is composed and turned into data by hand, so each key path (`("agents", "triage", "tools", 0)`)

@@ -1,8 +1,10 @@
-"""Reading YAML files node by node, so every problem has its line and column.
+"""Walking YAML files node by node, so every problem has its line and column.
 
-The scripted-model files and the conversation-test files are read this way (chatkit.yaml itself
-goes through `config/positions.py`). A reader collects problems as it walks and returns placeholders
-after one, so a single pass reports everything wrong with a file.
+Every YAML file is read by `yaml_reader.compose_file` (one bound, one wording for what can go
+wrong); scripted-model files and conversation tests are then walked here, while chatkit.yaml and
+static entity lists are turned into data with positions by `positions.py`. A walker collects
+problems as it goes and returns placeholders after one, so a single pass reports everything wrong
+with a file.
 """
 
 from __future__ import annotations
