@@ -120,6 +120,8 @@ class HostAttachments(AttachmentStore[RequestContext]):
 
     async def read(self, attachment_id: str, context: RequestContext) -> tuple[Attachment, bytes]:
         """The user's attachment and its bytes; `NotFoundError` for anyone else's or a missing one."""
+        if "\x00" in attachment_id:  # from a URL path; PostgreSQL would refuse the query (#18)
+            raise NotFoundError(f"attachment {attachment_id!r} not found")
         attachment = await self.store.load_attachment(attachment_id, context)
         try:
             return attachment, await self.storage.read(owner_key(context.user_id), attachment_id)
