@@ -36,7 +36,8 @@ from chatkit_host.runtime.models import build_providers, model_settings, resolve
 from chatkit_host.runtime.scripted_calls import scripted_call_problems
 from chatkit_host.runtime.tools import ToolBuildError
 from chatkit_host.runtime.guardrails import attach_guardrails
-from chatkit_host.runtime.usage import count_tool_calls
+from chatkit_host.runtime.hosted_tools import image_storage_problems
+from chatkit_host.runtime.usage import count_tool_calls, counted_tools
 from chatkit_host.observability.tracing import Tracing, build_tracing
 from chatkit_host.runtime.tool_kinds import ToolSpec, build_tool, wire_tool_kinds
 from chatkit_host.runtime.widgets import WidgetLibrary, load_widgets
@@ -135,6 +136,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     for agent in agents.values():  # every agent is the host's own copy: wrapping touches no user object
         agent.model = coalescing(agent.model, window)
     wire_tool_kinds(agents, loaded.config, loaded.base_dir)
+    problems += image_storage_problems(loaded, agents)
     problems += auth_problems(loaded)
     attach_guardrails(loaded, agents, problems)
     count_tool_calls(agents, loaded.config.agents)
@@ -146,8 +148,9 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
         model_provider=HostModelProvider(providers, loaded.config.models.default, window),
-        widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, _callable(tools), widgets, forms,
-                                                      loaded.config.state, loaded.config.effects),
+        widgets=widgets, forms=forms,
+        actions=ActionRoutes(loaded.config.actions, counted_tools(_callable(tools)), widgets, forms,
+                             loaded.config.state, loaded.config.effects),
         tracing=build_tracing(loaded), entities=entities, state_context=state_context,
         warnings=tuple(scripted_call_problems(agents)),
     )

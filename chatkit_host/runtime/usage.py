@@ -24,7 +24,10 @@ _COUNTED = "_chatkit_host_counted"
 
 
 class UsageHooks(RunHooks[Any]):
-    """Run hooks counting each model call's tokens under the model's name."""
+    """Run hooks counting each model call (as it starts) and its tokens under the model's name."""
+
+    async def on_llm_start(self, context: Any, agent: Agent, system_prompt: Any, input_items: Any) -> None:
+        metrics.model_called(model_name(agent))
 
     async def on_llm_end(self, context: Any, agent: Agent, response: ModelResponse) -> None:
         usage = response.usage
@@ -52,6 +55,11 @@ def count_tool_calls(agents: Mapping[str, Agent], declared: Iterable[str]) -> No
         if name in agents:
             agent = agents[name]
             agent.tools = [_counted(t) if isinstance(t, FunctionTool) else t for t in agent.tools]
+
+
+def counted_tools(tools: Mapping[str, Any]) -> dict[str, Any]:
+    """``tools`` with each function tool counted, for callers other than agents (action routes)."""
+    return {name: _counted(t) if isinstance(t, FunctionTool) else t for name, t in tools.items()}
 
 
 def _counted(tool: FunctionTool) -> FunctionTool:
