@@ -69,12 +69,18 @@ def _counted(tool: FunctionTool) -> FunctionTool:
     name = tool.name
 
     async def invoke_and_count(ctx: Any, arguments: str) -> Any:
+        # Python tools report a failure on the turn's context (runtime/tools.py, tool_error_text),
+        # the SDK's default handler on the tool context: either one means the tool raised.
+        turn = getattr(ctx, "context", None)
+        if hasattr(turn, "failed_tool"):
+            turn.failed_tool = None
         try:
             output = await invoke(ctx, arguments)
         except Exception:
             metrics.tool_called(name, ok=False)
             raise
-        metrics.tool_called(name, ok=not getattr(ctx, _HANDLED_FAILURE, False))
+        failed = getattr(ctx, _HANDLED_FAILURE, False) or getattr(turn, "failed_tool", None) is not None
+        metrics.tool_called(name, ok=not failed)
         return output
 
     setattr(invoke_and_count, _COUNTED, True)
