@@ -209,13 +209,16 @@ def _build_or_exit(config_path: Path) -> Runtime:
     loaded: LoadedConfig | None = None
     try:
         loaded = load_config(config_path)
-        return build_runtime(loaded)
+        runtime = build_runtime(loaded)
     except ConfigError as error:
         count = len(error.problems)
         for problem in error.problems:
             err().print(f"Error: {problem.render(Path.cwd())}", soft_wrap=True, markup=False)
         err().print(f"{count} problem(s) in {config_path}; the host was not started.")
         sys.exit(1)
+    for warning in runtime.warnings:
+        err().print(f"Warning: {warning.render(Path.cwd())}", soft_wrap=True, markup=False)
+    return runtime
 
 
 def _refuse_open_host_without_auth(runtime: Runtime, host: str) -> None:

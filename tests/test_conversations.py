@@ -76,7 +76,7 @@ def test_a_failing_expectation_prints_a_diff_and_exits_1(tmp_path: Path) -> None
         "      +++ actual",
         "      @@ -1 +1 @@",
         "      -Order status: lost",
-        "      +Order status: {'order_id': 'A-1001', 'status': 'shipped'}",
+        '      +Order status: {"order_id":"A-1001","status":"shipped"}',
         "1 of 1 conversation(s) failed (2 step(s) run).",
     ]
 

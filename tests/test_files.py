@@ -338,3 +338,19 @@ async def test_mention_tags_render_through_their_entity_template(tmp_path: Path)
     texts = [part["text"] for part in model_parts(tmp_path) if part["type"] == "input_text"]
     assert "<ARTICLE id='art_1'>Costs 5.</ARTICLE>" in texts
     assert "Ann is entity u_9" in texts
+
+
+async def test_links_a_user_types_are_never_rewritten_on_read(tmp_path: Path) -> None:
+    files = {"url": "file://stored"}
+    async with running(write_project(tmp_path, project_config(files))) as http:
+        image = (await upload(http, "cat.png", PNG, "image/png")).json()
+        typed = (f"compare {image['preview_url'].split('?')[0]}?o=someone&e=1&s=forged with "
+                 "http://testserver.local/files/atc_x/preview?e=2")
+        alice = ChatKitClient("/chatkit", token=ALICE, client=http)
+        thread = (await alice.create_thread(typed, [image["id"]])).thread_id
+        items = (await alice.list_items(thread))["data"]
+        full = (await alice.get_thread(thread))["items"]["data"]
+    for read in (items, full):
+        message = read[0]
+        assert message["content"][0]["text"] == typed  # as typed: no fresh signature slipped in
+        assert message["attachments"][0]["preview_url"].startswith(image["preview_url"].split("?")[0])

@@ -135,3 +135,34 @@ async def test_a_generated_image_streams_progress_and_lands_in_file_storage_by_u
         await alice.delete_thread(thread)
         assert stored(tmp_path) == {}
         assert (await http.get(url)).status_code == 404
+
+
+def test_an_image_tool_without_file_storage_is_a_configuration_error(tmp_path: Path) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from chatkit_host.cli import main
+
+    path = project(tmp_path)
+    text = path.read_text()
+    path.write_text(text.replace("files:\n  url: file://stored\n", ""))
+    line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if "image_generation" in row
+                or row.strip() == "hosted:")
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        refused = CliRunner().invoke(main, ["validate"], catch_exceptions=False)
+        (tmp_path / "chatkit.yaml").write_text(
+            path.read_text() + "converters:\n  generated_images: data_url\n")
+        allowed = CliRunner().invoke(main, ["validate"], catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    assert refused.exit_code == 1
+    assert (
+        f"Error: chatkit.yaml:{line}:"
+    ) in refused.output
+    assert ("tools.draw.hosted: generated images are kept in file storage, and there is no `files` "
+            "section (hint: add `files: { url: \"file://.chatkit/files\" }`, or set "
+            "`converters.generated_images: data_url` to keep them as base64 in the database)") in refused.output
+    assert allowed.exit_code == 0, allowed.output

@@ -125,6 +125,7 @@ async def test_hosted_tools_are_given_to_the_model(tmp_path: Path) -> None:
         "python": {"hosted": "code_interpreter"},
     }
     config["agents"]["triage"]["tools"] = ["search", "docs", "draw", "python"]
+    config["files"] = {"url": "file://stored"}  # where generated images go
     runtime = build_runtime(load_config(write_project(tmp_path, config), environ={}))
     tools = {tool.name: tool for tool in runtime.agents["triage"].tools}
     assert sorted(tools) == ["code_interpreter", "file_search", "image_generation", "web_search"]

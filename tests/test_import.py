@@ -174,7 +174,7 @@ async def test_the_imported_project_answers_a_turn_over_http_with_the_scripted_m
     with serve(backend) as host:
         async with ChatKitClient(host.url) as client:
             turn = await client.create_thread("where is my order?")
-    assert turn.assistant_text == "Order status: {'order_id': 'A-1001', 'status': 'shipped'}"
+    assert turn.assistant_text == 'Order status: {"order_id":"A-1001","status":"shipped"}'
     calls = recorded_calls(backend)
     # Each agent kept its own model name; the scripted provider answered for every one of them.
     assert [(c["model"], c["instructions"]) for c in calls] == [

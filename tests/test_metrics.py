@@ -174,3 +174,42 @@ def test_one_scrape_counts_every_worker_of_serve(tmp_path: Path) -> None:
         assert scraped.value("chatkit_open_streams") == 0
     # serve removes the directory it made.
     assert list(scratch.iterdir()) == []
+
+
+async def test_tools_an_action_route_calls_are_counted(tmp_path: Path) -> None:
+    config = project_config()
+    config["actions"] = {"order.check": {"payload": {"order_id": "string"}, "do": [
+        {"call": "lookup_order"}, {"hidden_context": "Order {{ payload.order_id }} is {{ result.status }}."},
+    ]}}
+    async with running(tmp_path, config) as http:
+        client = ChatKitClient("/chatkit", client=http)
+        thread_id = (await client.create_thread("hello")).thread_id or ""
+        before = await scrape(http)
+        turn = await client.custom_action(thread_id, "order.check", {"order_id": "A-7"})
+        assert turn.errors == []
+        after = await scrape(http)
+    labels = {"tool": "lookup_order", "outcome": "ok"}
+    assert after.value("chatkit_tool_calls_total", **labels) - before.value("chatkit_tool_calls_total", **labels) == 1
+
+
+@pytest.mark.serial
+def test_a_model_call_cut_short_by_a_disconnect_is_counted(tmp_path: Path) -> None:
+    script = {"delay_ms": 50, "replies": [{"steps": [{"say": " ".join(["word"] * 400)}]}]}
+    config = base_config()
+    config["stream"] = {"coalesce_ms": 0}
+    write_project(tmp_path, config, script)
+    with serve(tmp_path) as host, httpx.Client(timeout=30) as http:
+        body = b'{"type":"threads.create","params":{"input":{"content":[{"type":"input_text",' \
+               b'"text":"hi"}],"attachments":[],"inference_options":{}}}}'
+        with http.stream("POST", host.url, content=body) as response:
+            for line in response.iter_lines():
+                if "text_delta" in line:
+                    break  # the model is mid-answer: leave
+        for _ in range(1000):  # until the server has seen the client go and closed the stream
+            after = Samples(http.get(host.base + "/metrics").text)
+            if after.value("chatkit_open_streams") == 0:
+                break
+            time.sleep(0.01)
+        assert after.value("chatkit_open_streams") == 0
+    assert after.value("chatkit_model_calls_total", model="offline") == 1
+    assert after.value("chatkit_model_tokens_total", model="offline") == 0  # it never reported usage

@@ -152,6 +152,41 @@ async def test_queued_turns_wait_their_turn_and_never_interleave(tmp_path: Path,
         assert answered.endswith(f": {asked}")
 
 
+async def waiting(host: Host, thread_id: str, count: int) -> None:
+    """Until ``count`` turns wait for the thread in this process."""
+    for _ in range(4000):
+        if host.turns.waiting(thread_id) >= count:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{host.turns.waiting(thread_id)} turns wait, not {count}")
+
+
+async def test_queued_turns_are_answered_first_come_first_served(tmp_path: Path, store_url: str) -> None:
+    path = turns_project(tmp_path, store_url, turns="queue", turn_wait=60)
+    host = Host(build_runtime(load_config(path, environ={})))
+    await host.start()
+    transport = httpx.ASGITransport(app=create_app(host))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
+            client = ChatKitClient("/chatkit", client=http)
+            thread_id = (await client.create_thread("hello")).thread_id
+            first = asyncio.create_task(client.add_message(thread_id, "slow please"))
+            await holding(tmp_path)
+            queued = []
+            for n in range(6):  # each one arrives after the one before is in line
+                queued.append(asyncio.create_task(client.add_message(thread_id, f"number {n}")))
+                await waiting(host, thread_id, n + 1)
+            let_go(tmp_path)
+            await asyncio.gather(first, *queued)
+            items = (await client.list_items(thread_id, limit=50))["data"]
+    finally:
+        await host.stop()
+    asked = [text for kind, text in texts(items) if kind == "user_message"]
+    assert asked == ["hello", "slow please", *(f"number {n}" for n in range(6))]
+    answered = [text for kind, text in texts(items) if kind == "assistant_message"]
+    assert answered[2:] == [f"Echo {n + 3}: number {n}" for n in range(6)]
+
+
 async def test_a_queued_turn_gives_up_after_turn_wait(tmp_path: Path) -> None:
     path = turns_project(tmp_path, f"sqlite:///{tmp_path}/chatkit.db", turns="queue", turn_wait=0.2)
     async with running(path) as client:

@@ -88,6 +88,8 @@ class JwtVerifier:
         user_id = str(value).strip()
         if not user_id or len(user_id) > MAX_USER_ID:
             raise TokenRefused(f"claim {self._config.user_claim!r} is empty or too long")
+        if "\x00" in user_id:  # no database stores it as text: refused, not a 500 later (#18)
+            raise TokenRefused(f"claim {self._config.user_claim!r} contains NUL")
         return user_id
 
     def _passed_on(self, claims: dict[str, Any]) -> dict[str, Any]:

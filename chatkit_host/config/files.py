@@ -119,7 +119,8 @@ class ConvertersConfig(_Strict):
     """Template for hidden context items, seeing `content`; defaults to the SDK's wording."""
     generated_images: Literal["files", "data_url"] = "files"
     """Images from the `image_generation` tool: `files` stores them in file storage and keeps a URL
-    (never base64 in the database); `data_url` keeps the SDK's inline data URL."""
+    (never base64 in the database; an agent with the tool then needs a `files` section);
+    `data_url` keeps the SDK's inline data URL."""
 
 
 class TranscriptionConfig(_Strict):

@@ -66,7 +66,8 @@ class ServerConfig(Strict):
     """Allow binding a non-loopback host with `auth.mode: none`. Everyone who can reach it is one user."""
     turns: Literal["reject", "queue"] = "reject"
     """Two turns on one thread at once (a double click, two tabs, two replicas): `reject` answers
-    the second `409 thread_busy` before it streams; `queue` makes it wait for the first."""
+    the second `409 thread_busy` before it streams; `queue` makes it wait for the first, and waiting
+    turns are answered first come, first served."""
     turn_wait: float = Field(60, gt=0, le=3600)
     """With `turns: queue`: seconds a turn waits for the one before it, then `409 thread_busy`."""
 

@@ -72,8 +72,12 @@ def turn_finished(agent: str, seconds: float, first_event_seconds: float | None)
         FIRST_EVENT_SECONDS.labels(agent).observe(first_event_seconds)
 
 
-def tokens_used(model: str, input_tokens: int, output_tokens: int) -> None:
+def model_called(model: str) -> None:
+    """Count a model call as it starts: one cancelled by a disconnect reports no usage (#18)."""
     MODEL_CALLS.labels(model).inc()
+
+
+def tokens_used(model: str, input_tokens: int, output_tokens: int) -> None:
     TOKENS.labels(model, "input").inc(input_tokens)
     TOKENS.labels(model, "output").inc(output_tokens)
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chatkit.types import ChatKitReq, ItemsFeedbackReq, ThreadsAddUserMessageReq, ThreadsCreateReq
+from chatkit.types import (
+    ChatKitReq,
+    ItemsFeedbackReq,
+    ItemsListReq,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsListReq,
+)
 
 from chatkit_host.config.files import FilesConfig
 from chatkit_host.errors import Refusal
@@ -19,6 +26,8 @@ MAX_FEEDBACK_ITEMS = 100
 """Most distinct items one `items.feedback` may rate (ChatKit.js rates one response's items)."""
 MAX_CONTENT_PARTS = 256
 """Most text and @-mention parts in one user message; each mention is rendered on every turn."""
+MAX_PAGE = 1000
+"""Largest `limit` of `threads.list` and `items.list`: one page must not be the whole store."""
 
 
 def bound(request: ChatKitReq, files: FilesConfig | None) -> None:
@@ -34,6 +43,10 @@ def bound(request: ChatKitReq, files: FilesConfig | None) -> None:
         _refuse_over(len(message.content), MAX_CONTENT_PARTS, "too_many_parts",
                      lambda n: f"a message may have at most {MAX_CONTENT_PARTS} content parts; "
                                f"this one has {n}")
+    if isinstance(request, (ThreadsListReq, ItemsListReq)):
+        limit = request.params.limit
+        if limit is not None and not 1 <= limit <= MAX_PAGE:
+            raise Refusal(400, "invalid_request", f"limit must be between 1 and {MAX_PAGE}")
     if isinstance(request, ItemsFeedbackReq):
         request.params.item_ids = _distinct(request.params.item_ids)
         _refuse_over(len(request.params.item_ids), MAX_FEEDBACK_ITEMS, "too_many_items",

@@ -8,6 +8,7 @@ enforced, so the answer can still be a 4xx with a JSON body.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from chatkit.store import NotFoundError
@@ -39,6 +40,9 @@ from chatkit_host.protocol.parsing import REQUEST
 from chatkit_host.runtime.forms import describe_missing
 from chatkit_host.storage.store import SQLStore
 
+# `\u0000` after an even number of backslashes: a JSON-escaped NUL (`\\u0000` is typed text).
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
 # Requests that add to a thread: refused while it is locked or closed.
 _WRITES = (
     ThreadsAddUserMessageReq,
@@ -52,6 +56,9 @@ _WRITES = (
 
 def parse(body: bytes) -> ChatKitReq:
     """Parse a request body, or refuse it with 400 and what is wrong (field paths, not values)."""
+    if _NUL.search(body):
+        # PostgreSQL cannot store NUL in text: refused here, not by the database mid-stream.
+        raise Refusal(400, "invalid_request", "text may not contain NUL characters (\\u0000)")
     try:
         return REQUEST.validate_json(body)
     except ValidationError as error:

@@ -117,7 +117,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             thread.metadata[CURRENT_AGENT] = result.last_agent.name
         await self._remember_chain(thread, result, context)
         if thread.title is None and input_user_message is not None:
-            thread.title = await self._title(runtime, input_user_message)
+            thread.title = await self._title(runtime, input_user_message, agent_context)
 
     async def _start_run(
         self, agent: Agent, runtime: Runtime, agent_context: TurnContext, context: RequestContext
@@ -227,7 +227,9 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             # A turn that ended on a client tool call or a form is continued from the full history.
             thread.metadata.pop(RESPONSE_CURSOR, None)
 
-    async def _title(self, runtime: Runtime, message: UserMessageItem) -> str | None:
+    async def _title(
+        self, runtime: Runtime, message: UserMessageItem, agent_context: TurnContext
+    ) -> str | None:
         text = " ".join(
             part.text for part in message.content if isinstance(part, UserMessageTextContent)
         ).strip()
@@ -238,7 +240,10 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             return _shorten(text, 60)
         assert runtime.title_agent is not None
         try:
-            result = await Runner.run(runtime.title_agent, text, run_config=runtime.run_config(message.thread_id))
+            # The title agent is an agent like any other: its instructions render with the user
+            # and the thread, so it needs the turn's context.
+            result = await Runner.run(runtime.title_agent, text, context=agent_context,
+                                      run_config=runtime.run_config(message.thread_id))
             return _shorten(str(result.final_output).strip().strip('"'), titles.max_length)
         except Exception:
             logger.warning("the title agent failed; using the first message", exc_info=True)

@@ -14,7 +14,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from agents import Agent, InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered
+from agents import (
+    Agent,
+    InputGuardrailTripwireTriggered,
+    ModelBehaviorError,
+    OutputGuardrailTripwireTriggered,
+)
 from chatkit.errors import CustomStreamError
 from chatkit.types import ThreadItemRemovedEvent, ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
@@ -24,6 +29,10 @@ from chatkit_host.runtime.build import Runtime
 from chatkit_host.runtime.guardrails import check_label, tripwire_message
 
 logger = logging.getLogger("chatkit_host.guardrails")
+_turn_logger = logging.getLogger("chatkit_host.protocol.turn_watch")
+
+UNUSABLE_ANSWER = "The assistant's answer was not in the expected format. Please try again."
+"""The error event's message when the model's answer breaks its agent's output schema."""
 
 
 async def watch_turn(
@@ -58,8 +67,21 @@ async def watch_turn(
         raise CustomStreamError(
             tripwire_message(result.guardrail, _guardrails_of(runtime, name))
         ) from None
+    except ModelBehaviorError as error:
+        # The model broke its contract (an answer its output schema cannot parse): one line in the
+        # log, not a traceback, and an error the user can act on (#18).
+        request_log.note(outcome="error")
+        _turn_logger.warning("the model's answer could not be used",
+                       extra={FIELDS: {"agent": agent.name, "thread": thread.id,
+                                       "error": _first_line(str(error), 200)}})
+        raise CustomStreamError(UNUSABLE_ANSWER, allow_retry=True) from None
     finally:
         metrics.turn_finished(agent.name, time.perf_counter() - started, first_event)
+
+
+def _first_line(text: str, limit: int) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _guardrails_of(runtime: Runtime, agent: str):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ Two requests that would both run a turn on one thread (a double click, two tabs,
 interleave their items. Before a turn starts, its thread is leased; the lease travels with the stream
 and is released when the stream ends, fails, is cancelled or the client leaves. A second turn is
 answered 409 `thread_busy` before any stream (`server.turns: reject`) or waits for the first
-(`queue`, up to `server.turn_wait`).
+(`queue`, up to `server.turn_wait`, first come first served: `turn_queue.py`).
 
 The lease lives where the threads do, so no extra server is needed:
 
@@ -38,6 +38,7 @@ from sqlalchemy.pool import NullPool
 from chatkit_host.protocol.cleanup import finish
 from chatkit_host.config.models import ServerConfig
 from chatkit_host.errors import Refusal
+from chatkit_host.protocol.turn_queue import WaitingLines
 from chatkit_host.storage.engine import POSTGRES_CONNECT_TIMEOUT, is_in_memory
 from chatkit_host.storage.store import SQLStore
 
@@ -81,6 +82,7 @@ class TurnLocks(ABC):
     def __init__(self, config: ServerConfig):
         self.mode = config.turns
         self.wait = config.turn_wait
+        self._lines = WaitingLines()
 
     @abstractmethod
     async def try_lease(self, thread_id: str) -> Lease | None:
@@ -108,20 +110,20 @@ class TurnLocks(ABC):
             if lease is not None and not turn.handed_over:
                 await lease.release()
 
+    def waiting(self, thread_id: str) -> int:
+        """How many `queue`d turns of this process wait for ``thread_id``."""
+        return self._lines.waiting(thread_id)
+
     async def _lease(self, thread_id: str, recheck: Callable[[], Awaitable[None]]) -> Lease:
-        lease = await self.try_lease(thread_id)
+        # Behind turns already waiting here, a newcomer queues even if the thread is free now.
+        lease = None if self._lines.busy(thread_id) else await self._announced(thread_id)
         if lease is not None:
             return lease
         if self.mode == "reject":
             raise ThreadBusy()
-        deadline = time.monotonic() + self.wait
-        pause = 0.02
-        while lease is None:
-            if time.monotonic() >= deadline:
-                raise ThreadBusy()
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.25)
-            lease = await self.try_lease(thread_id)
+        lease = await self._lines.wait(thread_id, self.wait, lambda: self._announced(thread_id))
+        if lease is None:
+            raise ThreadBusy()
         try:
             # The turn before may have changed the thread (closed it, answered the form).
             await recheck()
@@ -129,6 +131,20 @@ class TurnLocks(ABC):
             await lease.release()
             raise
         return lease
+
+    async def _announced(self, thread_id: str) -> Lease | None:
+        """`try_lease`, with a release that wakes the next turn waiting here."""
+        lease = await self.try_lease(thread_id)
+        if lease is None:
+            return None
+
+        async def release() -> None:
+            try:
+                await lease.release()
+            finally:
+                self._lines.freed(thread_id)
+
+        return Lease(release)
 
 
 class Turn:

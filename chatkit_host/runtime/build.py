@@ -33,9 +33,11 @@ from chatkit_host.runtime.entities import EntitySearch, build_entities
 from chatkit_host.runtime.forms import FormBook
 from chatkit_host.runtime.instructions import TemplateError, compile_instructions, compile_template, render_with_turn
 from chatkit_host.runtime.models import build_providers, model_settings, resolve_model
+from chatkit_host.runtime.scripted_calls import scripted_call_problems
 from chatkit_host.runtime.tools import ToolBuildError
 from chatkit_host.runtime.guardrails import attach_guardrails
-from chatkit_host.runtime.usage import count_tool_calls
+from chatkit_host.runtime.hosted_tools import image_storage_problems
+from chatkit_host.runtime.usage import count_tool_calls, counted_tools
 from chatkit_host.observability.tracing import Tracing, build_tracing
 from chatkit_host.runtime.tool_kinds import ToolSpec, build_tool, wire_tool_kinds
 from chatkit_host.runtime.widgets import WidgetLibrary, load_widgets
@@ -76,6 +78,8 @@ class Runtime:
     """The `entities` section: the composer's @-mention search and entity previews."""
     state_context: Any = None
     """`state.context`, compiled: the line about the state the model reads every turn."""
+    warnings: tuple[ConfigProblem, ...] = ()
+    """What is likely a mistake but does not stop the host (`validate` and `serve` print them)."""
 
     @property
     def config(self) -> ChatKitConfig:
@@ -109,8 +113,11 @@ class Runtime:
         """Per-turn run settings; the thread id groups a conversation's traces. ``tracing=False``
         turns tracing off for this run even when `observability.tracing` is on."""
         provider = {"model_provider": self.model_provider} if self.model_provider else {}
+        # A call to a tool the agent lacks is the model's mistake: it is told so (as the call's
+        # output) and the turn goes on, rather than ending in an error for the user (#18).
         return RunConfig(
-            group_id=thread_id, **self.tracing.run_config_fields(thread_id, tracing), **provider
+            group_id=thread_id, **self.tracing.run_config_fields(thread_id, tracing), **provider,
+            tool_not_found_behavior="return_error_to_model",
         )
 
 
@@ -129,6 +136,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     for agent in agents.values():  # every agent is the host's own copy: wrapping touches no user object
         agent.model = coalescing(agent.model, window)
     wire_tool_kinds(agents, loaded.config, loaded.base_dir)
+    problems += image_storage_problems(loaded, agents)
     problems += auth_problems(loaded)
     attach_guardrails(loaded, agents, problems)
     count_tool_calls(agents, loaded.config.agents)
@@ -140,9 +148,11 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
         model_provider=HostModelProvider(providers, loaded.config.models.default, window),
-        widgets=widgets, forms=forms, actions=ActionRoutes(loaded.config.actions, _callable(tools), widgets, forms,
-                                                      loaded.config.state, loaded.config.effects),
+        widgets=widgets, forms=forms,
+        actions=ActionRoutes(loaded.config.actions, counted_tools(_callable(tools)), widgets, forms,
+                             loaded.config.state, loaded.config.effects),
         tracing=build_tracing(loaded), entities=entities, state_context=state_context,
+        warnings=tuple(scripted_call_problems(agents)),
     )
 
 

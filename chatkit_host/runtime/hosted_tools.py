@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agents import CodeInterpreterTool, FileSearchTool, ImageGenerationTool, Tool, WebSearchTool
+from agents import Agent, CodeInterpreterTool, FileSearchTool, ImageGenerationTool, Tool, WebSearchTool
 from chatkit.agents import ResponseStreamConverter
 
 from chatkit_host.config.tools import (
@@ -21,6 +22,7 @@ from chatkit_host.config.tools import (
     WebSearchOptions,
 )
 from chatkit_host.context import RequestContext
+from chatkit_host.errors import ConfigProblem
 from chatkit_host.storage.attachments import HostAttachments
 from chatkit_host.storage.files import owner_key
 
@@ -97,3 +99,30 @@ def image_converter(
     if files is None or runtime.config.converters.generated_images != "files":
         return ResponseStreamConverter(partial_images=partial)
     return GeneratedImageFiles(files, context, partial)
+
+
+def image_storage_problems(loaded: Any, agents: Mapping[str, Agent]) -> list[ConfigProblem]:
+    """Generated images go to file storage unless `converters.generated_images: data_url` says
+    otherwise; without a `files` section there is none, and the SDK's default would put them in
+    the database as base64 — what the docs promise never happens (#18). So that is refused."""
+    config = loaded.config
+    if config.files is not None or config.converters.generated_images != "files":
+        return []
+    problems: list[ConfigProblem] = []
+    for name, agent in agents.items():
+        if not any(isinstance(tool, ImageGenerationTool) for tool in agent.tools):
+            continue
+        spec = config.agents.get(name)
+        declared = [t for t in (spec.tools if spec else []) if (tool := config.tools.get(t))
+                    and _is_image_generation(tool.hosted)]
+        where = ("tools", declared[0], "hosted") if declared else ("agents", name, "python")
+        problems.append(loaded.problem(
+            where, "generated images are kept in file storage, and there is no `files` section",
+            "add `files: { url: \"file://.chatkit/files\" }`, or set "
+            "`converters.generated_images: data_url` to keep them as base64 in the database",
+        ))
+    return list(dict.fromkeys(problems))
+
+
+def _is_image_generation(hosted: Any) -> bool:
+    return hosted == "image_generation" or isinstance(hosted, ImageGenerationOptions)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from chatkit.types import ThreadItemDoneEvent
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.refs import UnresolvedReference, resolve
 from chatkit_host.runtime.converter import tool_history_item
+from chatkit_host.runtime.tool_output import tool_output_text
 from chatkit_host.runtime.tool_run import takes_tool_run, with_tool_run
 
 if TYPE_CHECKING:
@@ -81,18 +81,18 @@ def with_history(tool: FunctionTool) -> FunctionTool:
     invoke: Callable[..., Any] = tool.on_invoke_tool
 
     async def invoke_and_remember(ctx: Any, arguments: str) -> Any:
-        output = await invoke(ctx, arguments)
+        # The same text now and in later turns (runtime/tool_output.py).
+        output = tool_output_text(await invoke(ctx, arguments))
         agent_context = ctx.context
         if hasattr(agent_context, "stream") and hasattr(agent_context, "generate_id"):
             call_id = ctx.tool_call_id
-            text = output if isinstance(output, str) else json.dumps(output, default=str)
             item = tool_history_item(
                 agent_context.generate_id("sdk_hidden_context"),
                 agent_context.thread.id,
                 [
                     {"type": "function_call", "call_id": call_id, "name": ctx.tool_name,
                      "arguments": arguments},
-                    {"type": "function_call_output", "call_id": call_id, "output": text},
+                    {"type": "function_call_output", "call_id": call_id, "output": output},
                 ],
             )
             await agent_context.stream(ThreadItemDoneEvent(item=item))

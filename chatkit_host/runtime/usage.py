@@ -24,7 +24,10 @@ _COUNTED = "_chatkit_host_counted"
 
 
 class UsageHooks(RunHooks[Any]):
-    """Run hooks counting each model call's tokens under the model's name."""
+    """Run hooks counting each model call (as it starts) and its tokens under the model's name."""
+
+    async def on_llm_start(self, context: Any, agent: Agent, system_prompt: Any, input_items: Any) -> None:
+        metrics.model_called(model_name(agent))
 
     async def on_llm_end(self, context: Any, agent: Agent, response: ModelResponse) -> None:
         usage = response.usage
@@ -54,6 +57,11 @@ def count_tool_calls(agents: Mapping[str, Agent], declared: Iterable[str]) -> No
             agent.tools = [_counted(t) if isinstance(t, FunctionTool) else t for t in agent.tools]
 
 
+def counted_tools(tools: Mapping[str, Any]) -> dict[str, Any]:
+    """``tools`` with each function tool counted, for callers other than agents (action routes)."""
+    return {name: _counted(t) if isinstance(t, FunctionTool) else t for name, t in tools.items()}
+
+
 def _counted(tool: FunctionTool) -> FunctionTool:
     invoke: Callable[..., Any] = tool.on_invoke_tool
     if getattr(invoke, _COUNTED, False):
@@ -61,12 +69,18 @@ def _counted(tool: FunctionTool) -> FunctionTool:
     name = tool.name
 
     async def invoke_and_count(ctx: Any, arguments: str) -> Any:
+        # Python tools report a failure on the turn's context (runtime/tools.py, tool_error_text),
+        # the SDK's default handler on the tool context: either one means the tool raised.
+        turn = getattr(ctx, "context", None)
+        if hasattr(turn, "failed_tool"):
+            turn.failed_tool = None
         try:
             output = await invoke(ctx, arguments)
         except Exception:
             metrics.tool_called(name, ok=False)
             raise
-        metrics.tool_called(name, ok=not getattr(ctx, _HANDLED_FAILURE, False))
+        failed = getattr(ctx, _HANDLED_FAILURE, False) or getattr(turn, "failed_tool", None) is not None
+        metrics.tool_called(name, ok=not failed)
         return output
 
     setattr(invoke_and_count, _COUNTED, True)

@@ -121,6 +121,8 @@ class HostAttachments(AttachmentStore[RequestContext]):
 
     async def read(self, attachment_id: str, context: RequestContext) -> tuple[Attachment, bytes]:
         """The user's attachment and its bytes; `NotFoundError` for anyone else's or a missing one."""
+        if "\x00" in attachment_id:  # from a URL path; PostgreSQL would refuse the query (#18)
+            raise NotFoundError(f"attachment {attachment_id!r} not found")
         attachment = await self.store.load_attachment(attachment_id, context)
         try:
             return attachment, await self.storage.read(owner_key(context.user_id), attachment_id)
@@ -216,17 +218,34 @@ class HostAttachments(AttachmentStore[RequestContext]):
 
 
 def _preview_urls(data: Any, marker: str) -> Iterable[tuple[dict[str, Any], str, str]]:
-    """(holder, key, id) of every string that is one of our preview URLs, anywhere in `data`."""
+    """(holder, key, id) of the host's own preview URLs in `data`: an image attachment's
+    `preview_url` and a generated image's `image.url`, wherever such objects appear.
+
+    Only those fields: text a user typed (or a tool returned) that contains a link of the same
+    shape is theirs, and is never rewritten (#18).
+    """
     if isinstance(data, dict):
-        for key, value in data.items():
-            if isinstance(value, str) and "/preview?" in value and marker in value:
-                ident = value.split(marker, 1)[1].split("/", 1)[0]
-                yield data, key, ident
-            elif isinstance(value, (dict, list)):
+        kind = data.get("type")
+        if kind == "image" and _ours(data.get("preview_url"), marker):
+            yield data, "preview_url", _ident(data["preview_url"], marker)
+        image = data.get("image")
+        if kind == "generated_image" and isinstance(image, dict) and _ours(image.get("url"), marker):
+            yield image, "url", _ident(image["url"], marker)
+        for value in data.values():
+            if isinstance(value, (dict, list)):
                 yield from _preview_urls(value, marker)
     elif isinstance(data, list):
         for value in data:
             yield from _preview_urls(value, marker)
+
+
+def _ours(url: Any, marker: str) -> bool:
+    return isinstance(url, str) and url.startswith(("http://", "https://")) and marker in url \
+        and "/preview?" in url
+
+
+def _ident(url: str, marker: str) -> str:
+    return url.split(marker, 1)[1].split("/", 1)[0]
 
 
 def _clean_name(name: str) -> str:

@@ -132,12 +132,24 @@ class UrlSigner:
     def verify(self, purpose: str, ident: str, params: dict[str, str]) -> str | None:
         """The owner a signed URL grants, or None (bad signature, or expired)."""
         owner, expires, signature = params.get("o", ""), params.get("e", ""), params.get("s", "")
-        if not expires.isdigit() or int(expires) < time.time():
+        expiry = _expiry(expires)
+        if expiry is None or expiry < time.time() or not signature.isascii():
             return None
-        expected = self.signature(purpose, owner, ident, int(expires))
+        expected = self.signature(purpose, owner, ident, expiry)
         return owner if hmac.compare_digest(expected, signature) else None
 
     def needs_refresh(self, url: str) -> bool:
         """Whether a URL of ours expires within half its lifetime (so a page read now lasts)."""
-        expires = parse_qs(urlsplit(url).query).get("e", [""])[0]
-        return not expires.isdigit() or int(expires) - time.time() < self.ttl / 2
+        expiry = _expiry(parse_qs(urlsplit(url).query).get("e", [""])[0])
+        return expiry is None or expiry - time.time() < self.ttl / 2
+
+
+def _expiry(text: str) -> int | None:
+    """A link's expiry, or None for anything but a plain ASCII number of at most 12 digits.
+
+    `str.isdigit` also takes "²" and Arabic-Indic digits (which `int` then refuses or reads), and
+    `int` refuses more than 4,300 digits: a link's text must not reach either (#18).
+    """
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        return None
+    return int(text)
