@@ -22,6 +22,7 @@ from chatkit_host.host import Host
 from chatkit_host.observability.logs import note_request
 from chatkit_host.protocol import faults, preflight
 from chatkit_host.web.caller import Caller, caller_dependency
+from chatkit_host.web.cross_site import request_checks, require_json
 from chatkit_host.web.entities import entity_routes
 from chatkit_host.web.observe import metrics_routes, observe_requests
 from chatkit_host.web.playground.routes import playground_routes
@@ -67,6 +68,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
     @post(config.server.path, status_code=200, request_max_body_size=config.server.max_body,
           exception_handlers=PROTOCOL_HANDLERS)
     async def chatkit_endpoint(request: Request, caller: Caller) -> Response:
+        require_json(request)
         parsed = preflight.parse(await request.body())
         note_request(parsed, caller.user_id)  # for the request's log line and metrics
         await preflight.admit(parsed, host.runtime, host.store, caller)
@@ -101,6 +103,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         middleware=[observe_requests(host)],
         exception_handlers=APP_HANDLERS,
         dependencies=caller_dependency(host),
+        before_request=request_checks(config),
         lifespan=[lifespan],
         cors_config=cors,
         debug=False,
