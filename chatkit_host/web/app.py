@@ -21,7 +21,7 @@ from chatkit_host.heap import freeze_startup_heap
 from chatkit_host.host import Host
 from chatkit_host.observability.logs import note_request
 from chatkit_host.protocol import faults, preflight
-from chatkit_host.web.caller import Caller, caller_dependency
+from chatkit_host.web.caller import Caller, MaybeCaller, caller_dependency
 from chatkit_host.web.cross_site import request_checks, require_json
 from chatkit_host.web.entities import entity_routes
 from chatkit_host.web.observe import metrics_routes, observe_requests
@@ -82,11 +82,16 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
             return Stream(result, media_type="text/event-stream", headers=SSE_HEADERS)
         return Response(result.json, media_type="application/json")
 
-    @get("/healthz")
-    async def healthz() -> dict[str, object]:
+    @get("/healthz", include_in_schema=False)
+    async def healthz(maybe_caller: MaybeCaller) -> dict[str, object]:
+        # Anyone may ask whether the host is up; what it runs and why a reload failed (paths,
+        # exception text) is for the callers the endpoint would serve.
+        status = "ok" if host.last_error is None else "degraded"
+        if maybe_caller is None:
+            return {"status": status}
         runtime = host.runtime
         return {
-            "status": "ok" if host.last_error is None else "degraded",
+            "status": status,
             "config_version": runtime.version,
             "loaded_at": runtime.built_at.isoformat(),
             "last_reload": host.last_reload.isoformat() if host.last_reload else None,
@@ -106,6 +111,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         before_request=request_checks(config),
         lifespan=[lifespan],
         cors_config=cors,
+        openapi_config=None,  # no /schema pages: the protocol is ChatKit's, not this app's routes
         debug=False,
     )
 
