@@ -71,8 +71,8 @@ class Samples:
         )
 
 
-async def scrape(http: AsyncTestClient) -> Samples:
-    response = await http.get("/metrics")
+async def scrape(http: AsyncTestClient, headers: dict[str, str] | None = None) -> Samples:
+    response = await http.get("/metrics", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     return Samples(response.text)
@@ -118,8 +118,9 @@ async def test_counters_move_as_a_scripted_conversation_runs(tmp_path: Path) -> 
 async def test_refused_and_unauthorized_requests_are_counted_by_outcome(tmp_path: Path) -> None:
     config = project_config()
     config["auth"] = {"mode": "bearer", "tokens": {"alice": "secret-token"}}
+    alice = {"Authorization": "Bearer secret-token"}
     async with running(tmp_path, config) as http:
-        before = await scrape(http)
+        before = await scrape(http, alice)
         anonymous = await http.post("/chatkit", content=b'{"type":"threads.list","params":{}}')
         assert anonymous.status_code == 401
         client = ChatKitClient("/chatkit", token="secret-token", client=http)
@@ -128,7 +129,7 @@ async def test_refused_and_unauthorized_requests_are_counted_by_outcome(tmp_path
             content=b'{"type":"threads.get_by_id","params":{"thread_id":"thr_nope"}}')
         assert missing.status_code == 404
         await client.list_threads()
-        after = await scrape(http)
+        after = await scrape(http, alice)
 
     def moved(name: str, **labels: str) -> float:
         return after.value(name, **labels) - before.value(name, **labels)

@@ -21,7 +21,8 @@ from chatkit_host.heap import freeze_startup_heap
 from chatkit_host.host import Host
 from chatkit_host.observability.logs import note_request
 from chatkit_host.protocol import faults, preflight
-from chatkit_host.web.caller import Caller, caller_dependency
+from chatkit_host.web.caller import Caller, MaybeCaller, caller_dependency
+from chatkit_host.web.cross_site import request_checks, require_json
 from chatkit_host.web.entities import entity_routes
 from chatkit_host.web.observe import metrics_routes, observe_requests
 from chatkit_host.web.playground.routes import playground_routes
@@ -68,6 +69,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
     @post(config.server.path, status_code=200, request_max_body_size=config.server.max_body,
           exception_handlers=PROTOCOL_HANDLERS)
     async def chatkit_endpoint(request: Request, caller: Caller) -> Response:
+        require_json(request)
         parsed = preflight.parse(await request.body())
         note_request(parsed, caller.user_id)  # for the request's log line and metrics
         await preflight.admit(parsed, host.runtime, host.store, caller)
@@ -81,11 +83,16 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
             return Stream(result, media_type="text/event-stream", headers=SSE_HEADERS)
         return Response(result.json, media_type="application/json")
 
-    @get("/healthz")
-    async def healthz() -> dict[str, object]:
+    @get("/healthz", include_in_schema=False)
+    async def healthz(maybe_caller: MaybeCaller) -> dict[str, object]:
+        # Anyone may ask whether the host is up; what it runs and why a reload failed (paths,
+        # exception text) is for the callers the endpoint would serve.
+        status = "ok" if host.last_error is None else "degraded"
+        if maybe_caller is None:
+            return {"status": status}
         runtime = host.runtime
         return {
-            "status": "ok" if host.last_error is None else "degraded",
+            "status": status,
             "config_version": runtime.version,
             "loaded_at": runtime.built_at.isoformat(),
             "last_reload": host.last_reload.isoformat() if host.last_reload else None,
@@ -102,8 +109,10 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         middleware=[observe_requests(host)],
         exception_handlers=APP_HANDLERS,
         dependencies=caller_dependency(host),
+        before_request=request_checks(config),
         lifespan=[lifespan],
         cors_config=cors,
+        openapi_config=None,  # no /schema pages: the protocol is ChatKit's, not this app's routes
         debug=False,
     )
 

@@ -22,15 +22,25 @@ if TYPE_CHECKING:
 
 Caller = NamedDependency[RequestContext]
 """The type of a route's `caller` parameter: the authenticated user, with the request's base URL."""
+MaybeCaller = NamedDependency[RequestContext | None]
+"""The type of a route's `maybe_caller` parameter: the user, or None for an anonymous request
+(for routes that answer everyone, and callers who prove themselves more)."""
 
 def caller_dependency(host: Host) -> dict[str, Provide]:
-    """For `Litestar(dependencies=...)`: `caller`, the authenticated user of the request."""
+    """For `Litestar(dependencies=...)`: `caller`, the authenticated user of the request, and
+    `maybe_caller`, the same or None."""
+
+    async def maybe_caller(request: Request[Any, Any, Any]) -> RequestContext | None:
+        context = await host.authenticator.authenticate(request.headers.get("authorization"))
+        if context is None:
+            return None
+        return dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"))
 
     async def caller(request: Request[Any, Any, Any]) -> RequestContext:
-        context = await host.authenticator.authenticate(request.headers.get("authorization"))
+        context = await maybe_caller(request)
         if context is None:
             raise Refusal(401, "unauthorized", "a valid bearer token is required",
                           {"WWW-Authenticate": "Bearer"})
-        return dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"))
+        return context
 
-    return {"caller": Provide(caller)}
+    return {"caller": Provide(caller), "maybe_caller": Provide(maybe_caller)}

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_host.observability import logs as request_log, metrics
 from chatkit_host.observability.logs import CURRENT, RequestRecord
+from chatkit_host.web.caller import Caller
 
 ERROR_FRAME = b'data: {"type":"error"'
 """How a ChatKit error event starts on the wire (the SDK serializes `type` first)."""
@@ -79,10 +80,11 @@ async def _observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> 
 
 def metrics_routes(host: Any) -> list[Any]:
     """`GET /metrics`: Prometheus text (every worker's under `serve --workers N`); 404 while
-    `observability.metrics` is false."""
+    `observability.metrics` is false. Authenticated like the ChatKit endpoint: the counts say how
+    the host is used."""
 
     @get("/metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(caller: Caller) -> Response:
         if not host.runtime.config.observability.metrics:
             return Response({"error": {"code": "not_found", "message": "metrics are off"}},
                             status_code=404)
