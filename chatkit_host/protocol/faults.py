@@ -20,6 +20,7 @@ from litestar.exceptions.responses import create_exception_response
 from sqlalchemy import exc as sa
 
 from chatkit_host.storage.engine import is_postgresql_url
+from chatkit_host.storage.fences import TurnLost
 from chatkit_host.storage.store import SQLStore
 
 logger = logging.getLogger("chatkit_host.protocol.faults")
@@ -138,6 +139,9 @@ class StoreOutageStream(StreamingResult):
         try:
             async for event in self.json_events:
                 yield event
+        except TurnLost as lost:  # logged where it was found (`storage/fences.py`)
+            event = ErrorEvent(code="custom", message=lost.message, allow_retry=lost.allow_retry)
+            yield b"data: " + event.model_dump_json().encode() + b"\n\n"
         except Exception as error:
             if not is_store_outage(error):
                 raise
@@ -163,10 +167,11 @@ class _QuietOutages(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if error is not None and is_store_outage(error):
+        if error is not None and (is_store_outage(error) or isinstance(error, TurnLost)):
             record.exc_info = None
             record.exc_text = None
-            record.msg = f"{record.msg} (the store is unavailable: {type(error).__name__})"
+            reason = str(error) if isinstance(error, TurnLost) else "the store is unavailable"
+            record.msg = f"{record.msg} ({reason}: {type(error).__name__})"
         return True
 
 

@@ -25,26 +25,31 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any
 
 from chatkit.server import StreamingResult
 from chatkit.types import ChatKitReq, is_streaming_req
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Table, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from chatkit_host.protocol.cleanup import finish
 from chatkit_host.config.models import ServerConfig
 from chatkit_host.errors import Refusal
+from chatkit_host.protocol.faults import is_store_outage
 from chatkit_host.storage.engine import POSTGRES_CONNECT_TIMEOUT, is_in_memory
+from chatkit_host.storage.fences import FENCE, Fence
 from chatkit_host.storage.store import SQLStore
+from chatkit_host.storage.tables import TurnLeaseRow
 
 logger = logging.getLogger("chatkit_host.protocol.turns")
 
 LEASE_SECONDS = 30.0
 """SQLite: a lease not renewed for this long is free; holders renew it every third of that."""
+_LEASES: Table = TurnLeaseRow.__table__  # type: ignore[attr-defined]
+_HOST = socket.gethostname()
 _PG_NAMESPACE = 0x43484B54  # "CHKT": keeps our advisory locks apart from other users of the database
 
 
@@ -57,11 +62,13 @@ class ThreadBusy(Refusal):
 
 
 class Lease:
-    """A held thread; ``release()`` is safe to call twice and from a cancelled task."""
+    """A held thread; ``release()`` is safe to call twice and from a cancelled task, and never
+    raises. ``fence`` is what the store's writes during the turn check (None: nothing to check)."""
 
-    def __init__(self, release: Callable[[], Awaitable[None]]):
+    def __init__(self, release: Callable[[], Awaitable[None]], fence: Fence | None = None):
         self._release = release
         self._released = False
+        self.fence = fence
 
     @property
     def released(self) -> bool:
@@ -71,8 +78,28 @@ class Lease:
         if self._released:
             return
         self._released = True
-        # The ASGI server cancels every await of a cancelled request again: finish regardless.
-        await finish(self._release())
+        try:
+            # The ASGI server cancels every await of a cancelled request again: finish regardless.
+            await finish(self._release())
+        except Exception as error:
+            # Raised past the stream's end it would cut a finished response short (#18 F2). A lock
+            # whose connection died went with it; a lease row left behind is taken over.
+            if is_store_outage(error):
+                logger.info("a turn lock went with its database connection: %s", _first_line(error))
+            else:
+                logger.warning("could not release a turn lock", exc_info=True)
+
+    @contextmanager
+    def fencing(self) -> Iterator[None]:
+        """Fence the store's writes made in this context until the block ends."""
+        token = FENCE.set(self.fence)
+        try:
+            yield
+        finally:
+            try:
+                FENCE.reset(token)
+            except ValueError:  # ended in another context (a generator closed elsewhere)
+                FENCE.set(None)
 
 
 class TurnLocks(ABC):
@@ -103,7 +130,8 @@ class TurnLocks(ABC):
         lease = await self._lease(thread_id, recheck) if thread_id else None
         turn = Turn(lease)
         try:
-            yield turn
+            with lease.fencing() if lease is not None else nullcontext():
+                yield turn
         finally:
             if lease is not None and not turn.handed_over:
                 await lease.release()
@@ -158,8 +186,9 @@ class _LeasedStream(StreamingResult):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for event in self.json_events:
-                yield event
+            with self._lease.fencing():
+                async for event in self.json_events:
+                    yield event
         finally:
             # Runs after the SDK's own clean-up (it is inside json_events): the next turn sees
             # everything this one saved.
@@ -221,6 +250,14 @@ class PostgresTurnLocks(TurnLocks):
         self._engine = create_async_engine(
             engine.url, poolclass=NullPool, connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT}
         )
+        from sqlalchemy.dialects.postgresql import insert  # loaded with a PostgreSQL engine anyway
+
+        statement = insert(_LEASES).values({name: bindparam(name) for name in _LEASES.c.keys()})
+        self._take = statement.on_conflict_do_update(
+            index_elements=[_LEASES.c.thread_id],
+            set_={"holder": statement.excluded.holder, "host": statement.excluded.host,
+                  "pid": statement.excluded.pid},
+        )
 
     async def try_lease(self, thread_id: str) -> Lease | None:
         key = _pg_key(thread_id)
@@ -236,9 +273,19 @@ class PostgresTurnLocks(TurnLocks):
         if not got:
             await _close_quietly(connection)
             return None
+        holder = uuid.uuid4().hex
+        try:
+            # The lock dies with its connection (a restart); the row survives and fences this
+            # turn's writes should another turn take the thread meanwhile (#18 F1).
+            await connection.execute(self._take, {"thread_id": thread_id, "holder": holder,
+                                                  "host": _HOST, "pid": os.getpid(), "expires_at": 0.0})
+        except BaseException:
+            await _close_quietly(connection)
+            raise
 
         async def release() -> None:
             try:
+                await connection.execute(_DROP_LEASE, {"t": thread_id, "h": holder})
                 await connection.execute(
                     text("SELECT pg_advisory_unlock(:space, :key)"), {"space": _PG_NAMESPACE, "key": key}
                 )
@@ -246,7 +293,7 @@ class PostgresTurnLocks(TurnLocks):
                 # Closing the session releases its locks even when the unlock above failed.
                 await _close_quietly(connection)
 
-        return Lease(release)
+        return Lease(release, Fence(thread_id, holder))
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -303,7 +350,7 @@ class SQLiteTurnLocks(TurnLocks):
                 lambda connection: connection.execute(_DROP_LEASE, {"t": thread_id, "h": holder})
             )
 
-        return Lease(release)
+        return Lease(release, Fence(thread_id, holder))
 
     def _abandoned(self, host: str, pid: int, expires_at: float) -> bool:
         if expires_at < time.time():
@@ -344,3 +391,8 @@ async def _close_quietly(connection: AsyncConnection) -> None:
         await connection.close()
     except Exception:  # the server may already be gone; the lock went with it
         logger.debug("closing a turn-lock connection failed", exc_info=True)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""

@@ -37,6 +37,7 @@ from .engine import (
     redacted_url,
     sqlite_sync_twin,
 )
+from .fences import FENCE, check_fence
 from .tables import AttachmentRow, FeedbackRow, ItemRow, ThreadRow, ensure_schema
 
 __all__ = ["SQLStore", "new_id", "open_store"]
@@ -516,8 +517,9 @@ class SQLStore(Store[RequestContext]):
     async def write_transaction(self, body: Callable[[Connection], T]) -> T:
         """``body(connection)`` in a write transaction queued with the store's own writes (on a
         SQLite file, on its one writer thread): for state kept beside the store's tables, which
-        would otherwise wait in SQLite's busy handler behind them."""
-        return await self._write(body)
+        would otherwise wait in SQLite's busy handler behind them. Never fenced: the turn locks
+        keep their own rows with it."""
+        return await self._run(body, write=True)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -535,8 +537,17 @@ class SQLStore(Store[RequestContext]):
         return await self._run(body, write=False)
 
     async def _write(self, body: Callable[[Connection], T]) -> T:
-        """``body(connection)`` in a transaction that commits on success, rolls back on error."""
-        return await self._run(body, write=True)
+        """``body(connection)`` in a transaction that commits on success, rolls back on error;
+        during a turn, only while the turn still holds its thread (see `fences.py`)."""
+        fence = FENCE.get()
+        if fence is None:
+            return await self._run(body, write=True)
+
+        def fenced(connection: Connection) -> T:
+            check_fence(connection, fence)
+            return body(connection)
+
+        return await self._run(fenced, write=True)
 
     async def _run(self, body: Callable[[Connection], T], *, write: bool) -> T:
         workers = self._writes if write else self._reads

@@ -20,6 +20,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -170,6 +171,24 @@ class ThreadStateRow(SQLModel, table=True):
     data: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class TurnLeaseRow(SQLModel, table=True):
+    """Which turn holds a thread (see `chatkit_host.protocol.turns`); a row exists while it runs.
+
+    ``holder`` is the turn's fencing token: the store's writes during a turn check that the row
+    still names it (`fences.py`). ``host``, ``pid`` and ``expires_at`` let a SQLite holder's lease
+    be taken over when it died or stopped renewing; PostgreSQL holders keep an advisory lock.
+    Created with the other tables by every release that has it: older databases gain it on open.
+    """
+
+    __tablename__ = "chatkit_turn_leases"
+
+    thread_id: str = Field(sa_column=Column(Text, primary_key=True))
+    holder: str = Field(sa_column=Column(Text, nullable=False))
+    host: str = Field(sa_column=Column(Text, nullable=False))
+    pid: int = Field(sa_column=Column(Integer, nullable=False))
+    expires_at: float = Field(sa_column=Column(Float, nullable=False))
+
+
 #: Every table the store owns, parents first. Only these are created: other SQLModel tables that
 #: share ``SQLModel.metadata`` are left alone.
 TABLES = [
@@ -180,6 +199,7 @@ TABLES = [
     FeedbackRow.__table__,  # type: ignore[attr-defined]
     # Added without a version bump: `create_all` adds a missing table to an existing database.
     ThreadStateRow.__table__,  # type: ignore[attr-defined]
+    TurnLeaseRow.__table__,  # type: ignore[attr-defined]
 ]
 
 #: ``_MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
