@@ -29,21 +29,17 @@ from sqlalchemy import (
     UniqueConstraint,
     inspect,
     select,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 
 from chatkit_host.errors import ConfigError, ConfigProblem
 
-from .engine import CONFIG_KEY, SQLITE_BEGIN_OPTION, redacted_url
+from .urls import CONFIG_KEY, redacted_url
 
 #: The layout this code reads and writes. Bump it, and add a step to ``_MIGRATIONS``, whenever a
 #: release changes the tables.
 SCHEMA_VERSION = 1
-
-#: 64-bit key of the PostgreSQL advisory lock that serializes schema set-up across processes.
-_SCHEMA_LOCK_KEY = 0x63686B7473636865  # "chktsche"
 
 
 def _seq_column() -> Column[int]:
@@ -220,13 +216,14 @@ async def ensure_schema(engine: AsyncEngine) -> None:
         SchemaVersionError: The database's schema version is newer than :data:`SCHEMA_VERSION`;
             nothing was changed.
     """
+    # Imported here: the backends' modules use these tables.
+    from .backends import backend_of
+
+    backend = backend_of(engine)
     async with engine.connect() as connection:
-        connection = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        connection = await connection.execution_options(**backend.schema_options())
         async with connection.begin():
-            if connection.dialect.name == "postgresql":
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-                )
+            await backend.lock_schema(connection)
             version = await _stored_version(connection)
             if version is not None and version > SCHEMA_VERSION:
                 raise _newer_schema(engine, version)
