@@ -303,3 +303,153 @@ async def _until_refused(server: PostgresServer) -> None:
         await connection.close()
         await asyncio.sleep(0.01)
     raise AssertionError("PostgreSQL kept accepting connections after a smart shutdown began")
+
+
+HOLD_PY = '''
+import asyncio
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+async def hold() -> str:
+    """Holds the turn until the test lets go (adds a line to `holding`, waits for `release`)."""
+    with (HERE / "holding").open("a") as marks:
+        marks.write("held\\n")
+    for _ in range(3000):
+        if (HERE / "release").exists():
+            return "released"
+        await asyncio.sleep(0.01)
+    return "gave up"
+'''
+HOLD_SCRIPT = {"replies": [
+    {"when": ["slow"], "steps": [{"call": "hold", "arguments": {}}, {"say": "held: {{ tool_output }}"}]},
+    {"steps": [{"say": "Echo {{ turn }}: {{ user_text }}"}]},
+]}
+
+
+NO_HOLD_PY = '''
+async def hold() -> str:
+    """Returns at once."""
+    return "not held"
+'''
+
+
+def holding_project(root: Path, store_url: str, tools: str = HOLD_PY) -> Path:
+    config = base_config()
+    config["store"] = {"url": store_url}
+    config["tools"] = {"hold": {"python": "./tools.py:hold"}}
+    config["agents"]["triage"]["tools"] = ["hold"]
+    return write_project(root, config, script=HOLD_SCRIPT, files={"tools.py": tools})
+
+
+def test_a_postgres_restart_mid_stream_never_lets_two_turns_interleave_and_ends_streams_cleanly(
+    tmp_path: Path, own_postgres: PostgresServer
+) -> None:
+    """Two replicas on one PostgreSQL; two slow turns stream on A when PostgreSQL restarts.
+
+    The restart drops the connection that held each thread's lock. On thread X a second turn comes
+    to B at once: it may run, but then the first turn must stop before it writes — the stored items
+    never interleave (#18 F1). Thread Y is left alone: its turn finishes and is stored whole. Either
+    way every HTTP response ends properly, with an `error` event or a normal end (F2), and neither
+    replica logs a traceback or calls a finished stream cancelled (F4).
+    """
+    name = f"faults_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_create_database(own_postgres, name))
+    holding_project(tmp_path / "a", own_postgres.url(name))
+    # B's `hold` returns at once: the second turn on X (which the scripted model reads as going on
+    # from the first, unanswered, "slow" message) does not wait.
+    holding_project(tmp_path / "b", own_postgres.url(name), tools=NO_HOLD_PY)
+    with serve(tmp_path / "a", timeout=STARTUP) as a, serve(tmp_path / "b", timeout=STARTUP) as b:
+        x, y, second, busy_before = asyncio.run(_restart_under_two_turns(a, b, own_postgres, tmp_path / "a"))
+        items_x = asyncio.run(_items(b, x.thread))
+        items_y = asyncio.run(_items(b, y.thread))
+    logs = {"a": a.log.read_text(), "b": b.log.read_text()}
+    texts_x = [_text(item) for item in items_x]
+    print(f"\nfaults injected: 1 PostgreSQL restart under 2 streaming turns; stored on X: {texts_x}")
+    assert busy_before == 409
+    assert second.assistant_text == "held: not held"
+    # No item of the first turn after the second turn's message.
+    after_second = texts_x[texts_x.index("after the restart"):]
+    assert "held: released" not in after_second, texts_x
+    assert x.complete and y.complete, (x, y)
+    assert x.events[-1]["type"] == "error" or x.text == "held: released", x
+    assert y.text == "held: released" and y.events[-1]["type"] != "error", y
+    assert [_text(item) for item in items_y][-1] == "held: released"
+    for replica, log in logs.items():
+        assert "Traceback" not in log, (replica, log)
+        assert "Exception in ASGI application" not in log, (replica, log)
+    assert "outcome=cancelled" not in logs["a"], logs["a"]
+
+
+class _Streamed:
+    """One streamed turn read over a real socket: its events, and whether the response ended
+    properly (a cut chunked body raises in httpx)."""
+
+    def __init__(self, thread: str) -> None:
+        self.thread = thread
+        self.events: list[dict[str, Any]] = []
+        self.complete = False
+
+    @property
+    def text(self) -> str:
+        return "".join(_text(e["item"]) for e in self.events
+                       if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message")
+
+    def __repr__(self) -> str:
+        return f"_Streamed(complete={self.complete}, events={[e['type'] for e in self.events]})"
+
+
+async def _stream_turn(url: str, thread_id: str, text: str) -> _Streamed:
+    streamed = _Streamed(thread_id)
+    body = json.dumps({"type": "threads.add_user_message",
+                       "params": {"thread_id": thread_id, "input": user_input(text)}})
+    async with httpx.AsyncClient(timeout=60) as http:
+        try:
+            async with http.stream("POST", url, content=body) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: "):
+                        streamed.events.append(json.loads(line[6:]))
+            streamed.complete = True
+        except httpx.HTTPError:
+            pass
+    return streamed
+
+
+async def _restart_under_two_turns(
+    a: ServedHost, b: ServedHost, server: PostgresServer, root_a: Path
+) -> tuple[_Streamed, _Streamed, Any, int]:
+    async with ChatKitClient(a.url) as on_a, ChatKitClient(b.url) as on_b:
+        x = (await on_a.create_thread("first")).thread_id
+        y = (await on_a.create_thread("first")).thread_id
+        turns = [asyncio.create_task(_stream_turn(a.url, thread, "slow please")) for thread in (x, y)]
+        for _ in range(3000):
+            if (root_a / "holding").exists() and len((root_a / "holding").read_text().split()) == 2:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the slow turns never started")
+        try:
+            await on_b.add_message(x, "too early")
+        except ChatKitHTTPError as error:
+            busy_before = error.status
+        else:
+            busy_before = 200
+        await asyncio.to_thread(server.halt)
+        await asyncio.to_thread(server.resume)
+        second = None
+        for _ in range(200):  # the first requests may still meet the server starting up (503)
+            try:
+                second = await on_b.add_message(x, "after the restart")
+                break
+            except ChatKitHTTPError as error:
+                if error.status != 503:
+                    raise
+                await asyncio.sleep(0.05)
+        (root_a / "release").write_text("go")
+        streamed_x, streamed_y = await asyncio.gather(*turns)
+    return streamed_x, streamed_y, second, busy_before
+
+
+def _text(item: dict[str, Any]) -> str:
+    return "".join(part.get("text", "") for part in item.get("content", []) if isinstance(part, dict))

@@ -1,15 +1,15 @@
-"""Which failures mean "the database cannot be reached right now", answered 503 rather than 500.
+"""Store outages answered as such: 503 rather than 500, and streams that end with an `error` event.
 
 During a PostgreSQL restart or failover every request that touches the store fails. The caller
 should see a clear, retryable `503 store_unavailable` at once — not a hang, not a 500 with a
 traceback — and the host should recover by itself when the database is back (the pool's pre-ping
-replaces dead connections, so no restart is needed).
+replaces dead connections, so no restart is needed). Which errors are outages is the storage's to
+say (`storage/outages.py`, with each backend's driver errors).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,71 +19,17 @@ from litestar import Request, Response
 from litestar.exceptions.responses import create_exception_response
 from sqlalchemy import exc as sa
 
-from chatkit_host.storage.engine import is_postgresql_url
+from chatkit_host.storage.backends import backend_for_scheme
+from chatkit_host.storage.fences import TurnLost
+from chatkit_host.storage.outages import is_store_outage
 from chatkit_host.storage.store import SQLStore
+
+__all__ = ["OUTAGE_MESSAGE", "guard_stream", "is_store_outage", "outage_handlers", "outage_response", "probe"]
 
 logger = logging.getLogger("chatkit_host.protocol.faults")
 
 RETRY_AFTER_SECONDS = 2
 """Sent as `Retry-After` with a 503: a restart usually takes a few seconds."""
-
-def is_store_outage(error: BaseException) -> bool:
-    """True when ``error`` says the database is unreachable (not that a query was wrong).
-
-    The telling error may sit several levels down: SQLAlchemy wraps an adapter error that wraps
-    asyncpg's (`CannotConnectNowError` during a restart is three deep), so every error ``error``
-    wraps — its ``__cause__``, ``__context__`` and a driver's ``.orig`` — is looked at, by type.
-    """
-    # Refused or reset sockets, and connect timeouts, before SQLAlchemy wraps anything. Only at the
-    # top (or as a driver's own error): deeper down they may be a tool's or an entity source's.
-    if isinstance(error, (ConnectionError, TimeoutError)) or isinstance(
-        getattr(error, "orig", None), (ConnectionError, TimeoutError)
-    ):
-        return True
-    return any(_says_unreachable(wrapped) for wrapped in _wrapped(error))
-
-
-def _says_unreachable(error: BaseException) -> bool:
-    if isinstance(error, (sa.OperationalError, sa.InterfaceError, sa.TimeoutError)):
-        return True
-    if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, _driver_outages())
-
-
-def _wrapped(error: BaseException, limit: int = 16) -> list[BaseException]:
-    """``error`` and every error it wraps, each once (chains can loop), at most ``limit``."""
-    seen: list[BaseException] = []
-    pending: list[BaseException | None] = [error]
-    while pending and len(seen) < limit:
-        current = pending.pop(0)
-        if current is None or any(current is known for known in seen):
-            continue
-        seen.append(current)
-        orig = getattr(current, "orig", None)
-        pending += [current.__cause__, current.__context__,
-                    orig if isinstance(orig, BaseException) else None]
-    return seen
-
-
-def _driver_outages() -> tuple[type[Exception], ...]:
-    """asyncpg's outage errors, once asyncpg is loaded: only a PostgreSQL store loads it, and
-    without it no asyncpg error can happen, so a SQLite-only process never imports it for this."""
-    asyncpg = sys.modules.get("asyncpg")
-    if asyncpg is None:
-        return ()
-    return _asyncpg_outages(asyncpg)
-
-
-def _asyncpg_outages(asyncpg: Any) -> tuple[type[Exception], ...]:
-    return (
-        asyncpg.PostgresConnectionError,  # connection refused, lost, cannot connect now
-        asyncpg.InterfaceError,  # "connection is closed" on a connection the server dropped
-        asyncpg.exceptions.AdminShutdownError,  # "terminating connection due to administrator command"
-        asyncpg.exceptions.CrashShutdownError,  # another server process crashed: all were reset
-        asyncpg.exceptions.CannotConnectNowError,  # "the database system is starting up" / "shutting down"
-        asyncpg.exceptions.TooManyConnectionsError,  # "sorry, too many clients already"
-    )
 
 
 def log_outage(error: BaseException) -> None:
@@ -114,17 +60,13 @@ OutageHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
 def outage_handlers(store_url: str) -> dict[type[Exception], OutageHandler]:
     """Litestar `exception_handlers` for routes that leave store errors to Litestar (the file routes):
     an outage answers as on the ChatKit endpoint. Per route, not app-wide: a tool or entity source
-    that cannot reach its own server must not be reported as a store outage. asyncpg's errors are
-    keyed only for a PostgreSQL store (the routes are made before the store opens and loads it)."""
-    errors: tuple[type[Exception], ...] = (sa.DBAPIError, sa.TimeoutError, ConnectionError, TimeoutError)
-    if is_postgresql_url(store_url):
-        try:
-            import asyncpg
-        except ImportError:  # opening the store says what to install
-            pass
-        else:
-            errors += _asyncpg_outages(asyncpg)
-    return {error: _answer_outage for error in errors}
+    that cannot reach its own server must not be reported as a store outage. The backend's driver
+    errors are keyed too (the routes are made before the store opens and loads its driver)."""
+    errors: tuple[type[BaseException], ...] = (sa.DBAPIError, sa.TimeoutError, ConnectionError, TimeoutError)
+    backend = backend_for_scheme(store_url.partition("://")[0])
+    if backend is not None:
+        errors += backend.outage_errors()
+    return {error: _answer_outage for error in errors if issubclass(error, Exception)}
 
 
 class StoreOutageStream(StreamingResult):
@@ -138,6 +80,9 @@ class StoreOutageStream(StreamingResult):
         try:
             async for event in self.json_events:
                 yield event
+        except TurnLost as lost:  # logged where it was found (`storage/fences.py`)
+            event = ErrorEvent(code="custom", message=lost.message, allow_retry=lost.allow_retry)
+            yield b"data: " + event.model_dump_json().encode() + b"\n\n"
         except Exception as error:
             if not is_store_outage(error):
                 raise
@@ -163,10 +108,11 @@ class _QuietOutages(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if error is not None and is_store_outage(error):
+        if error is not None and (is_store_outage(error) or isinstance(error, TurnLost)):
             record.exc_info = None
             record.exc_text = None
-            record.msg = f"{record.msg} (the store is unavailable: {type(error).__name__})"
+            reason = str(error) if isinstance(error, TurnLost) else "the store is unavailable"
+            record.msg = f"{record.msg} ({reason}: {type(error).__name__})"
         return True
 
 

@@ -1,7 +1,9 @@
 """Persistence of threads, items, attachment metadata and feedback (SQLite or PostgreSQL).
 
 Open a store from the ``store.url`` of chatkit.yaml with :func:`open_store`; it implements the
-ChatKit SDK's ``Store`` with every operation scoped to ``RequestContext.user_id``.
+ChatKit SDK's ``Store`` with every operation scoped to ``RequestContext.user_id``. What differs
+between databases (engine settings, transaction runner, thread leases, outage errors) is in one
+module per backend under `backends/`, listed in `backends.BACKENDS`.
 
 May import: `config` and the foundation (`errors`, `refs`, `context`); storage knows nothing of
 agents, the protocol or HTTP.

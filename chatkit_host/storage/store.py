@@ -9,49 +9,57 @@ Nothing is cached in the process: several processes (or hosts) may share one Pos
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, nullcontext
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, TypeVar, cast, get_args
 
-from chatkit.store import NotFoundError, Store, StoreItemType
+from chatkit.store import Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, delete, select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Connection, delete, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import ConfigError, ConfigProblem
 
-from .engine import (
-    CONFIG_KEY,
-    SQLITE_BEGIN_OPTION,
-    engine_for_url,
-    is_in_memory,
-    redacted_url,
-    sqlite_sync_twin,
+from .backends import backend_of
+from .engine import CONFIG_KEY, engine_for_url, redacted_url
+from .fences import FENCE, check_fence
+from .leases import ThreadLeases
+from .queries import (
+    ATTACHMENTS,
+    FEEDBACK,
+    ITEMS,
+    THREAD_DATA,
+    THREADS,
+    attachment_not_found,
+    check_page,
+    column_time,
+    item_not_found,
+    item_of,
+    item_upsert,
+    utc_now,
+    owned_attachment,
+    owned_thread,
+    page,
+    page_rows,
+    require_items,
+    require_thread,
+    thread_not_found,
+    thread_upsert,
 )
-from .tables import AttachmentRow, FeedbackRow, ItemRow, ThreadRow, ensure_schema
+from .tables import ensure_schema
 
 __all__ = ["SQLStore", "new_id", "open_store"]
 
-Order = Literal["asc", "desc"]
 T = TypeVar("T")
 
 _THREAD = TypeAdapter(ThreadMetadata)
 _ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
-_THREADS: Table = ThreadRow.__table__  # type: ignore[attr-defined]
-_ITEMS: Table = ItemRow.__table__  # type: ignore[attr-defined]
-_ATTACHMENTS: Table = AttachmentRow.__table__  # type: ignore[attr-defined]
-_FEEDBACK: Table = FeedbackRow.__table__  # type: ignore[attr-defined]
 
 #: The SDK's id prefixes (``chatkit.store._ID_PREFIXES``, private there).
 _ID_PREFIXES: dict[str, str] = {
@@ -117,30 +125,20 @@ class SQLStore(Store[RequestContext]):
     def __init__(self, engine: AsyncEngine) -> None:
         """Use ``engine``, whose schema must already exist (:func:`open_store` does both)."""
         self._engine = engine
-        self._dialect = engine.dialect.name
-        # memory:// shares one connection, and one SQLite connection has one transaction:
-        # concurrent tasks must take turns or they would interleave each other's transactions.
-        self._turns: asyncio.Lock | None = asyncio.Lock() if is_in_memory(engine) else None
-        # A SQLite file: each transaction runs whole on a worker thread through the stdlib driver
-        # (one thread hop) rather than statement by statement through aiosqlite (a dozen hops).
-        self._sync = sqlite_sync_twin(engine)
-        self._reads: ThreadPoolExecutor | None = None
-        self._writes: ThreadPoolExecutor | None = None
-        if self._sync is not None:
-            self._reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chatkit-store-read")
-            # SQLite has one writer at a time. This process's writes queue for one thread, in
-            # order, rather than in SQLite's busy handler, which sleeps (up to 100 ms a try)
-            # while the lock is free; and one write follows another without a trip through the
-            # event loop in between.
-            self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatkit-store-write")
+        self._backend = backend_of(engine)
+        self._runner = self._backend.runner(engine)
         # Built once: building and keying an upsert costs more than running it on SQLite.
-        self._save_thread = _thread_upsert(self._insert(_THREADS))
-        self._save_item = _item_upsert(self._insert(_ITEMS))
+        self._save_thread = thread_upsert(self._backend.insert(THREADS))
+        self._save_item = item_upsert(self._backend.insert(ITEMS))
 
     @property
     def engine(self) -> AsyncEngine:
         """The engine the store runs on."""
         return self._engine
+
+    def leases(self) -> ThreadLeases:
+        """Thread leases (turn locks) on this store's database, across every process sharing it."""
+        return self._backend.leases(self)
 
     async def ping(self) -> None:
         """Run one trivial query the way every store call does; raises what an outage raises."""
@@ -148,11 +146,7 @@ class SQLStore(Store[RequestContext]):
 
     async def close(self) -> None:
         """Close every pooled connection. The store must not be used afterwards."""
-        for workers in (self._reads, self._writes):
-            if workers is not None:
-                workers.shutdown(wait=False)
-        if self._sync is not None:
-            self._sync.dispose()
+        await self._runner.close()
         await self._engine.dispose()
 
     # --- ids ----------------------------------------------------------------------------------
@@ -176,9 +170,9 @@ class SQLStore(Store[RequestContext]):
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """The thread's metadata. ``NotFoundError`` unless it exists and is the user's."""
         values = {"thread_id": thread_id, "user_id": context.user_id}
-        data = await self._read(lambda connection: connection.scalar(_THREAD_DATA, values))
+        data = await self._read(lambda connection: connection.scalar(THREAD_DATA, values))
         if data is None:
-            raise _thread_not_found(thread_id)
+            raise thread_not_found(thread_id)
         return _THREAD.validate_json(data)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
@@ -192,14 +186,14 @@ class SQLStore(Store[RequestContext]):
         values = {
             "v_id": thread.id,
             "v_user_id": context.user_id,
-            "v_created_at": _column_time(thread.created_at),
+            "v_created_at": column_time(thread.created_at),
             "v_data": _THREAD.dump_json(thread).decode(),
         }
         saved = await self._write(
             lambda connection: connection.execute(self._save_thread, values).first()
         )
         if saved is None:
-            raise _thread_not_found(thread.id)
+            raise thread_not_found(thread.id)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -210,29 +204,29 @@ class SQLStore(Store[RequestContext]):
             NotFoundError: ``after`` is not the id of one of the user's threads.
             ValueError: ``limit`` < 1 or ``order`` is neither "asc" nor "desc".
         """
-        direction = _check_page(limit, order)
+        direction = check_page(limit, order)
 
         def read(connection: Connection) -> list[tuple[str, str]]:
             after_seq = None
             if after is not None:
                 after_seq = connection.scalar(
-                    select(_THREADS.c.seq).where(_owned_thread(after, context))
+                    select(THREADS.c.seq).where(owned_thread(after, context))
                 )
                 if after_seq is None:
-                    raise _thread_not_found(after)
-            return _page_rows(
+                    raise thread_not_found(after)
+            return page_rows(
                 connection,
-                select(_THREADS.c.id, _THREADS.c.data).where(
-                    _THREADS.c.user_id == context.user_id
+                select(THREADS.c.id, THREADS.c.data).where(
+                    THREADS.c.user_id == context.user_id
                 ),
-                _THREADS.c.seq,
+                THREADS.c.seq,
                 after_seq,
                 limit,
                 direction,
             )
 
         rows = await self._read(read)
-        return _page(Page[ThreadMetadata], rows, limit, _THREAD.validate_json)
+        return page(Page[ThreadMetadata], rows, limit, _THREAD.validate_json)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         """Delete the user's thread with its items, feedback and attachment metadata rows.
@@ -244,12 +238,12 @@ class SQLStore(Store[RequestContext]):
             NotFoundError: No such thread of the user's.
         """
         def write(connection: Connection) -> None:
-            _require_thread(connection, thread_id, context)
+            require_thread(connection, thread_id, context)
             # The foreign keys cascade too; deleting children explicitly keeps the outcome
             # independent of whether the database enforces them.
-            for table in (_FEEDBACK, _ITEMS, _ATTACHMENTS):
+            for table in (FEEDBACK, ITEMS, ATTACHMENTS):
                 connection.execute(delete(table).where(table.c.thread_id == thread_id))
-            connection.execute(delete(_THREADS).where(_owned_thread(thread_id, context)))
+            connection.execute(delete(THREADS).where(owned_thread(thread_id, context)))
 
         await self._write(write)
 
@@ -269,28 +263,28 @@ class SQLStore(Store[RequestContext]):
             NotFoundError: The thread is not the user's, or ``after`` is not an item of it.
             ValueError: ``limit`` < 1 or ``order`` is neither "asc" nor "desc".
         """
-        direction = _check_page(limit, order)
+        direction = check_page(limit, order)
 
         def read(connection: Connection) -> list[tuple[str, str]]:
-            _require_thread(connection, thread_id, context)
+            require_thread(connection, thread_id, context)
             after_seq = None
             if after is not None:
                 after_seq = connection.scalar(
-                    select(_ITEMS.c.seq).where(_item_of(thread_id, after))
+                    select(ITEMS.c.seq).where(item_of(thread_id, after))
                 )
                 if after_seq is None:
-                    raise _item_not_found(thread_id, after)
-            return _page_rows(
+                    raise item_not_found(thread_id, after)
+            return page_rows(
                 connection,
-                select(_ITEMS.c.id, _ITEMS.c.data).where(_ITEMS.c.thread_id == thread_id),
-                _ITEMS.c.seq,
+                select(ITEMS.c.id, ITEMS.c.data).where(ITEMS.c.thread_id == thread_id),
+                ITEMS.c.seq,
                 after_seq,
                 limit,
                 direction,
             )
 
         rows = await self._read(read)
-        return _page(Page[ThreadItem], rows, limit, _ITEM.validate_json)
+        return page(Page[ThreadItem], rows, limit, _ITEM.validate_json)
 
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -314,12 +308,12 @@ class SQLStore(Store[RequestContext]):
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         """One item. ``NotFoundError`` unless the thread is the user's and holds that item."""
-        query = select(_ITEMS.c.data).where(
-            _item_of(thread_id, item_id), _ITEMS.c.user_id == context.user_id
+        query = select(ITEMS.c.data).where(
+            item_of(thread_id, item_id), ITEMS.c.user_id == context.user_id
         )
         data = await self._read(lambda connection: connection.scalar(query))
         if data is None:
-            raise _item_not_found(thread_id, item_id)
+            raise item_not_found(thread_id, item_id)
         return _ITEM.validate_json(data)
 
     async def delete_thread_item(
@@ -334,13 +328,13 @@ class SQLStore(Store[RequestContext]):
             NotFoundError: The thread is not the user's.
         """
         def write(connection: Connection) -> None:
-            _require_thread(connection, thread_id, context)
+            require_thread(connection, thread_id, context)
             connection.execute(
-                delete(_FEEDBACK).where(
-                    _FEEDBACK.c.thread_id == thread_id, _FEEDBACK.c.item_id == item_id
+                delete(FEEDBACK).where(
+                    FEEDBACK.c.thread_id == thread_id, FEEDBACK.c.item_id == item_id
                 )
             )
-            connection.execute(delete(_ITEMS).where(_item_of(thread_id, item_id)))
+            connection.execute(delete(ITEMS).where(item_of(thread_id, item_id)))
 
         await self._write(write)
 
@@ -350,21 +344,21 @@ class SQLStore(Store[RequestContext]):
             "v_id": item.id,
             "v_user_id": context.user_id,
             "v_type": item.type,
-            "v_created_at": _column_time(item.created_at),
+            "v_created_at": column_time(item.created_at),
             "v_data": _ITEM.dump_json(item).decode(),
         }
 
         def write(connection: Connection) -> Any:
-            _require_thread(connection, thread_id, context)
+            require_thread(connection, thread_id, context)
             try:
                 return connection.execute(self._save_item, values).first()
             except IntegrityError as error:
                 # Only the thread foreign key can fail: the thread was deleted meanwhile.
-                raise _thread_not_found(thread_id) from error
+                raise thread_not_found(thread_id) from error
 
         saved = await self._write(write)
         if saved is None:
-            raise _thread_not_found(thread_id)
+            raise thread_not_found(thread_id)
 
     # --- attachments --------------------------------------------------------------------------
 
@@ -375,45 +369,45 @@ class SQLStore(Store[RequestContext]):
             NotFoundError: The id belongs to another user's attachment, or ``attachment.thread_id``
                 names a thread that is not the user's. Nothing is changed.
         """
-        statement = self._insert(_ATTACHMENTS).values(
+        statement = self._backend.insert(ATTACHMENTS).values(
             id=attachment.id,
             user_id=context.user_id,
             thread_id=attachment.thread_id,
-            created_at=_now(),
+            created_at=utc_now(),
             data=_ATTACHMENT.dump_json(attachment).decode(),
         )
         statement = statement.on_conflict_do_update(
-            index_elements=[_ATTACHMENTS.c.id],
+            index_elements=[ATTACHMENTS.c.id],
             set_={"thread_id": statement.excluded.thread_id, "data": statement.excluded.data},
-            where=_ATTACHMENTS.c.user_id == statement.excluded.user_id,
-        ).returning(_ATTACHMENTS.c.id)
+            where=ATTACHMENTS.c.user_id == statement.excluded.user_id,
+        ).returning(ATTACHMENTS.c.id)
 
         def write(connection: Connection) -> Any:
             if attachment.thread_id is not None:
-                _require_thread(connection, attachment.thread_id, context)
+                require_thread(connection, attachment.thread_id, context)
             try:
                 return connection.execute(statement).first()
             except IntegrityError as error:
-                raise _thread_not_found(str(attachment.thread_id)) from error
+                raise thread_not_found(str(attachment.thread_id)) from error
 
         saved = await self._write(write)
         if saved is None:
-            raise _attachment_not_found(attachment.id)
+            raise attachment_not_found(attachment.id)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         """The user's attachment metadata; ``NotFoundError`` if there is none with that id."""
-        query = select(_ATTACHMENTS.c.data).where(_owned_attachment(attachment_id, context))
+        query = select(ATTACHMENTS.c.data).where(owned_attachment(attachment_id, context))
         data = await self._read(lambda connection: connection.scalar(query))
         if data is None:
-            raise _attachment_not_found(attachment_id)
+            raise attachment_not_found(attachment_id)
         return _ATTACHMENT.validate_json(data)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         """Delete the user's attachment metadata; ``NotFoundError`` if there is none."""
-        statement = delete(_ATTACHMENTS).where(_owned_attachment(attachment_id, context))
+        statement = delete(ATTACHMENTS).where(owned_attachment(attachment_id, context))
         deleted = await self._write(lambda connection: connection.execute(statement).rowcount)
         if deleted == 0:
-            raise _attachment_not_found(attachment_id)
+            raise attachment_not_found(attachment_id)
 
     async def thread_attachment_ids(self, thread_id: str, context: RequestContext) -> list[str]:
         """Ids of the attachments saved with ``thread_id`` as their thread, sorted.
@@ -422,14 +416,14 @@ class SQLStore(Store[RequestContext]):
             NotFoundError: The thread is not the user's.
         """
         def read(connection: Connection) -> list[str]:
-            _require_thread(connection, thread_id, context)
+            require_thread(connection, thread_id, context)
             ids = connection.scalars(
-                select(_ATTACHMENTS.c.id)
+                select(ATTACHMENTS.c.id)
                 .where(
-                    _ATTACHMENTS.c.thread_id == thread_id,
-                    _ATTACHMENTS.c.user_id == context.user_id,
+                    ATTACHMENTS.c.thread_id == thread_id,
+                    ATTACHMENTS.c.user_id == context.user_id,
                 )
-                .order_by(_ATTACHMENTS.c.id)
+                .order_by(ATTACHMENTS.c.id)
             )
             return list(ids)
 
@@ -460,12 +454,12 @@ class SQLStore(Store[RequestContext]):
         wanted = sorted(set(item_ids))
 
         def write(connection: Connection) -> None:
-            _require_thread(connection, thread_id, context)
+            require_thread(connection, thread_id, context)
             if not wanted:
                 return
-            _require_items(connection, thread_id, wanted)
-            now = _now()
-            statement = self._insert(_FEEDBACK).values(
+            require_items(connection, thread_id, wanted)
+            now = utc_now()
+            statement = self._backend.insert(FEEDBACK).values(
                 [
                     {
                         "thread_id": thread_id,
@@ -479,7 +473,7 @@ class SQLStore(Store[RequestContext]):
             )
             connection.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[_FEEDBACK.c.thread_id, _FEEDBACK.c.item_id],
+                    index_elements=[FEEDBACK.c.thread_id, FEEDBACK.c.item_id],
                     set_={
                         "kind": statement.excluded.kind,
                         "updated_at": statement.excluded.updated_at,
@@ -498,11 +492,11 @@ class SQLStore(Store[RequestContext]):
             NotFoundError: The thread is not the user's.
         """
         def read(connection: Connection) -> dict[str, FeedbackKind]:
-            _require_thread(connection, thread_id, context)
+            require_thread(connection, thread_id, context)
             rows = connection.execute(
-                select(_FEEDBACK.c.item_id, _FEEDBACK.c.kind).where(
-                    _FEEDBACK.c.thread_id == thread_id,
-                    _FEEDBACK.c.user_id == context.user_id,
+                select(FEEDBACK.c.item_id, FEEDBACK.c.kind).where(
+                    FEEDBACK.c.thread_id == thread_id,
+                    FEEDBACK.c.user_id == context.user_id,
                 )
             )
             return {item_id: cast(FeedbackKind, kind) for item_id, kind in rows}
@@ -516,192 +510,28 @@ class SQLStore(Store[RequestContext]):
     async def write_transaction(self, body: Callable[[Connection], T]) -> T:
         """``body(connection)`` in a write transaction queued with the store's own writes (on a
         SQLite file, on its one writer thread): for state kept beside the store's tables, which
-        would otherwise wait in SQLite's busy handler behind them."""
-        return await self._write(body)
+        would otherwise wait in SQLite's busy handler behind them. Never fenced: the turn locks
+        keep their own rows with it."""
+        return await self._run(body, write=True)
 
     # --- plumbing -----------------------------------------------------------------------------
-
-    def _insert(self, table: Table) -> Any:
-        """An INSERT supporting ``on_conflict_do_update`` in this database's dialect."""
-        if self._dialect == "postgresql":
-            # Loaded with a PostgreSQL engine anyway; a SQLite store need not load it.
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert(table)
-        return sqlite.insert(table)
 
     async def _read(self, body: Callable[[Connection], T]) -> T:
         """``body(connection)`` in a transaction, for reads."""
         return await self._run(body, write=False)
 
     async def _write(self, body: Callable[[Connection], T]) -> T:
-        """``body(connection)`` in a transaction that commits on success, rolls back on error."""
-        return await self._run(body, write=True)
+        """``body(connection)`` in a transaction that commits on success, rolls back on error;
+        during a turn, only while the turn still holds its thread (see `fences.py`)."""
+        fence = FENCE.get()
+        if fence is None:
+            return await self._run(body, write=True)
+
+        def fenced(connection: Connection) -> T:
+            check_fence(connection, fence)
+            return body(connection)
+
+        return await self._run(fenced, write=True)
 
     async def _run(self, body: Callable[[Connection], T], *, write: bool) -> T:
-        workers = self._writes if write else self._reads
-        if workers is None:
-            async with self._transaction(write=write) as connection:
-                return await connection.run_sync(body)
-        # Cancelled before its thread takes it, the transaction never runs; once taken, it
-        # ends (commits or rolls back) on its thread, and the next write waits for that.
-        return await asyncio.get_running_loop().run_in_executor(
-            workers, self._run_in_thread, body, write
-        )
-
-    def _run_in_thread(self, body: Callable[[Connection], T], write: bool) -> T:
-        assert self._sync is not None
-        with self._sync.connect() as connection:
-            if write:
-                # Take the write lock up front; see SQLITE_BEGIN_OPTION.
-                connection = connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            with connection.begin():
-                return body(connection)
-
-    @asynccontextmanager
-    async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        async with self._turns or nullcontext(), self._engine.connect() as connection:
-            if write:
-                # SQLite: take the write lock up front; see SQLITE_BEGIN_OPTION.
-                connection = await connection.execution_options(
-                    **{SQLITE_BEGIN_OPTION: "IMMEDIATE"}
-                )
-            async with connection.begin():
-                yield connection
-
-
-# --- queries ----------------------------------------------------------------------------------
-
-
-def _values(table: Table, *columns: str) -> dict[str, Any]:
-    """``{column: bindparam("v_<column>")}``, typed like the column (a bind parameter may not
-    take a column's own name in an INSERT)."""
-    return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
-
-
-def _thread_upsert(insert: Any) -> Any:
-    """Create a thread, or replace the metadata of the same user's thread with its id; returns
-    its ``seq`` (no row: the id is another user's)."""
-    statement = insert.values(_values(_THREADS, "id", "user_id", "created_at", "data"))
-    return statement.on_conflict_do_update(
-        index_elements=[_THREADS.c.id],
-        set_={"data": statement.excluded.data, "created_at": statement.excluded.created_at},
-        where=_THREADS.c.user_id == statement.excluded.user_id,
-    ).returning(_THREADS.c.seq)
-
-
-def _item_upsert(insert: Any) -> Any:
-    """Append an item, or replace the same user's item with its id in place; returns its ``seq``."""
-    statement = insert.values(
-        _values(_ITEMS, "thread_id", "id", "user_id", "type", "created_at", "data")
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[_ITEMS.c.thread_id, _ITEMS.c.id],
-        set_={
-            "type": statement.excluded.type,
-            "created_at": statement.excluded.created_at,
-            "data": statement.excluded.data,
-        },
-        where=_ITEMS.c.user_id == statement.excluded.user_id,
-    ).returning(_ITEMS.c.seq)
-
-
-_OWNED_THREAD = (_THREADS.c.id == bindparam("thread_id")) & (
-    _THREADS.c.user_id == bindparam("user_id")
-)
-_THREAD_SEQ = select(_THREADS.c.seq).where(_OWNED_THREAD)
-_THREAD_DATA = select(_THREADS.c.data).where(_OWNED_THREAD)
-
-
-def _owned_thread(thread_id: str, context: RequestContext) -> ColumnElement[bool]:
-    return (_THREADS.c.id == thread_id) & (_THREADS.c.user_id == context.user_id)
-
-
-def _owned_attachment(attachment_id: str, context: RequestContext) -> ColumnElement[bool]:
-    return (_ATTACHMENTS.c.id == attachment_id) & (_ATTACHMENTS.c.user_id == context.user_id)
-
-
-def _item_of(thread_id: str, item_id: str) -> ColumnElement[bool]:
-    return (_ITEMS.c.thread_id == thread_id) & (_ITEMS.c.id == item_id)
-
-
-def _require_thread(connection: Connection, thread_id: str, context: RequestContext) -> None:
-    found = connection.scalar(_THREAD_SEQ, {"thread_id": thread_id, "user_id": context.user_id})
-    if found is None:
-        raise _thread_not_found(thread_id)
-
-
-def _require_items(connection: Connection, thread_id: str, item_ids: Sequence[str]) -> None:
-    """Raise ``NotFoundError`` naming the first of ``item_ids`` the thread does not hold."""
-    found = set(
-        connection.scalars(
-            select(_ITEMS.c.id).where(_ITEMS.c.thread_id == thread_id, _ITEMS.c.id.in_(item_ids))
-        )
-    )
-    missing = [item_id for item_id in item_ids if item_id not in found]
-    if missing:
-        raise _item_not_found(thread_id, missing[0])
-
-
-def _page_rows(
-    connection: Connection,
-    query: Select[Any],
-    seq: ColumnElement[int],
-    after_seq: int | None,
-    limit: int,
-    direction: Order,
-) -> list[tuple[str, str]]:
-    """Up to ``limit + 1`` ``(id, data)`` rows of ``query`` past ``after_seq``: the extra row
-    only tells whether there is more."""
-    if after_seq is not None:
-        query = query.where(seq > after_seq if direction == "asc" else seq < after_seq)
-    query = query.order_by(seq.asc() if direction == "asc" else seq.desc()).limit(limit + 1)
-    return [(row[0], row[1]) for row in connection.execute(query)]
-
-
-def _page(
-    page_type: type[Page[T]],
-    rows: list[tuple[str, str]],
-    limit: int,
-    decode: Callable[[str], T],
-) -> Page[T]:
-    """The page of (at most) ``limit`` of ``rows``, as returned by :func:`_page_rows`."""
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    # The SDK's reference store sets ``after`` only when there is a next page to fetch.
-    after = rows[-1][0] if has_more else None
-    return page_type(data=[decode(data) for _, data in rows], has_more=has_more, after=after)
-
-
-def _check_page(limit: int, order: str) -> Order:
-    if limit < 1:
-        raise ValueError(f"page limit must be at least 1: {limit}")
-    if order not in ("asc", "desc"):
-        raise ValueError(f"page order must be 'asc' or 'desc': {order!r}")
-    return order  # type: ignore[return-value]
-
-
-# --- values -----------------------------------------------------------------------------------
-
-
-def _column_time(value: datetime) -> datetime:
-    """A timestamp for a naive DATETIME column: aware times in UTC, naive ones as given."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _thread_not_found(thread_id: str) -> NotFoundError:
-    return NotFoundError(f"thread {thread_id} not found")
-
-
-def _item_not_found(thread_id: str, item_id: str) -> NotFoundError:
-    return NotFoundError(f"item {item_id} not found in thread {thread_id}")
-
-
-def _attachment_not_found(attachment_id: str) -> NotFoundError:
-    return NotFoundError(f"attachment {attachment_id} not found")
+        return await self._runner.run(body, write=write)

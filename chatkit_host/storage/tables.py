@@ -20,6 +20,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -28,21 +29,17 @@ from sqlalchemy import (
     UniqueConstraint,
     inspect,
     select,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 
 from chatkit_host.errors import ConfigError, ConfigProblem
 
-from .engine import CONFIG_KEY, SQLITE_BEGIN_OPTION, redacted_url
+from .urls import CONFIG_KEY, redacted_url
 
 #: The layout this code reads and writes. Bump it, and add a step to ``_MIGRATIONS``, whenever a
 #: release changes the tables.
 SCHEMA_VERSION = 1
-
-#: 64-bit key of the PostgreSQL advisory lock that serializes schema set-up across processes.
-_SCHEMA_LOCK_KEY = 0x63686B7473636865  # "chktsche"
 
 
 def _seq_column() -> Column[int]:
@@ -170,6 +167,24 @@ class ThreadStateRow(SQLModel, table=True):
     data: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class TurnLeaseRow(SQLModel, table=True):
+    """Which turn holds a thread (see `chatkit_host.protocol.turns`); a row exists while it runs.
+
+    ``holder`` is the turn's fencing token: the store's writes during a turn check that the row
+    still names it (`fences.py`). ``host``, ``pid`` and ``expires_at`` let a SQLite holder's lease
+    be taken over when it died or stopped renewing; PostgreSQL holders keep an advisory lock.
+    Created with the other tables by every release that has it: older databases gain it on open.
+    """
+
+    __tablename__ = "chatkit_turn_leases"
+
+    thread_id: str = Field(sa_column=Column(Text, primary_key=True))
+    holder: str = Field(sa_column=Column(Text, nullable=False))
+    host: str = Field(sa_column=Column(Text, nullable=False))
+    pid: int = Field(sa_column=Column(Integer, nullable=False))
+    expires_at: float = Field(sa_column=Column(Float, nullable=False))
+
+
 #: Every table the store owns, parents first. Only these are created: other SQLModel tables that
 #: share ``SQLModel.metadata`` are left alone.
 TABLES = [
@@ -180,6 +195,7 @@ TABLES = [
     FeedbackRow.__table__,  # type: ignore[attr-defined]
     # Added without a version bump: `create_all` adds a missing table to an existing database.
     ThreadStateRow.__table__,  # type: ignore[attr-defined]
+    TurnLeaseRow.__table__,  # type: ignore[attr-defined]
 ]
 
 #: ``_MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
@@ -200,13 +216,14 @@ async def ensure_schema(engine: AsyncEngine) -> None:
         SchemaVersionError: The database's schema version is newer than :data:`SCHEMA_VERSION`;
             nothing was changed.
     """
+    # Imported here: the backends' modules use these tables.
+    from .backends import backend_of
+
+    backend = backend_of(engine)
     async with engine.connect() as connection:
-        connection = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        connection = await connection.execution_options(**backend.schema_options())
         async with connection.begin():
-            if connection.dialect.name == "postgresql":
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-                )
+            await backend.lock_schema(connection)
             version = await _stored_version(connection)
             if version is not None and version > SCHEMA_VERSION:
                 raise _newer_schema(engine, version)
