@@ -105,6 +105,8 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         lifespan=[lifespan],
         cors_config=cors,
         debug=False,
+        # Every logger writes in the configured format (observability/log_format.py), Litestar's too.
+        logging_config=None,
     )
 
 
