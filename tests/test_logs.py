@@ -219,3 +219,40 @@ async def _leave_mid_stream(url: str, clients: int) -> None:
                         return  # leaving the block closes the connection mid-stream
 
     await asyncio.gather(*(leave() for _ in range(clients)))
+
+
+BROKEN_TOOLS_PY = '''
+def broken_lookup(order_id: str) -> str:
+    """Always fails.
+
+    Args:
+        order_id: The order id.
+    """
+    raise RuntimeError("the order service is down")
+'''
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+async def test_a_python_tool_that_raises_is_one_warning_line_and_its_message_reaches_the_model(
+        tmp_path: Path, level: str) -> None:
+    config = base_config()
+    config["tools"] = {"broken_lookup": {"python": "./tools.py:broken_lookup"}}
+    config["agents"]["triage"]["tools"] = ["broken_lookup"]
+    config["observability"] = {"logs": {"level": level}}
+    script = {"replies": [{"steps": [
+        {"call": "broken_lookup", "arguments": {"order_id": "A-1"}},
+        {"say": "Sorry: {{ tool_output }}"},
+    ]}]}
+    path = write_project(tmp_path, config, script, files={"tools.py": BROKEN_TOOLS_PY})
+    host = Host(build_runtime(load_config(path, environ={})))
+    with captured_logs() as records:
+        async with AsyncTestClient(create_app(host)) as http:
+            turn = await ChatKitClient("/chatkit", client=http).create_thread("where is A-1?")
+
+    assert turn.assistant_text == "Sorry: error: the order service is down"
+    (record,) = [r for r in records if r.name == "chatkit_host.tools"]
+    assert (record.levelname, record.getMessage()) == ("WARNING", "tool failed")
+    assert record.chatkit_fields == {  # type: ignore[attr-defined]
+        "tool": "broken_lookup", "error": "RuntimeError: the order service is down",
+        "thread": turn.thread_id}
+    assert (record.exc_info is not None) == (level == "debug")  # the traceback only at debug

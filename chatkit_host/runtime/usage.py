@@ -2,7 +2,8 @@
 
 Tokens come from the runner's `on_llm_end` hook (every model reports usage, the scripted one
 included). Tool outcomes need a wrapper around each function tool: the SDK turns a tool's exception
-into a message for the model before any hook sees it, and only marks the tool context.
+into a message for the model before any hook sees it, and only marks the tool context (python tools
+mark it themselves: `tool_errors`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from agents import Agent, FunctionTool, RunHooks
 from agents.items import ModelResponse
 
 from chatkit_host.observability import metrics
+from chatkit_host.runtime import tool_errors
 
 # The SDK sets this on the tool context when its default failure handler turned an exception into
 # the tool's output, and clears it right after the tool returns (openai-agents 0.24, tool.py).
@@ -66,7 +68,8 @@ def _counted(tool: FunctionTool) -> FunctionTool:
         except Exception:
             metrics.tool_called(name, ok=False)
             raise
-        metrics.tool_called(name, ok=not getattr(ctx, _HANDLED_FAILURE, False))
+        failed = getattr(ctx, _HANDLED_FAILURE, False) or getattr(ctx, tool_errors.FAILED, False)
+        metrics.tool_called(name, ok=not failed)
         return output
 
     setattr(invoke_and_count, _COUNTED, True)
