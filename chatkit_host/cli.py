@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import json
+import logging
 import os
 import socket
 import sys
@@ -106,6 +107,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
 
         from chatkit_host.web.app import CONFIG_ENV, RELOAD_ENV, create_app
         from chatkit_host.host import Host
+        from chatkit_host.observability import log_format
 
         runtime = _build_or_exit(config_path)
         server = runtime.config.server
@@ -116,23 +118,26 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         _refuse_missing_credentials(runtime)
         _refuse_unusable_address(host, port)
         app = create_app(Host(runtime), reload=reload) if workers == 1 else None
-    click.echo(
-        f"chatkit-host: serving {click.style(str(config_path), bold=True)} at "
-        f"http://{_url_host(host)}:{port}{server.path} "
+    # One line format for the whole log, uvicorn's lines included (its own set-up is off:
+    # log_config=None; worker processes set the format up when they make their app).
+    log_format.configure(runtime.config.observability.logs)
+    logging.getLogger("chatkit_host.serve").info(
+        f"serving {config_path} at http://{_url_host(host)}:{port}{server.path} "
         f"({len(runtime.config.agents)} agent(s), entry '{runtime.config.entry_agent}', "
         f"{workers} worker(s){', reloading on change' if reload else ''})"
     )
     # ws="none": the host has no websocket route, and uvicorn would load a websocket implementation.
+    options = dict(host=host, port=port, log_level=log_level, log_config=None,
+                   timeout_graceful_shutdown=5, ws="none")
     if app is not None:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5,
-                    ws="none")
+        uvicorn.run(app, **options)
         return
     # Worker processes each build their own app from the same file.
     os.environ[CONFIG_ENV] = str(config_path.resolve())
     os.environ[RELOAD_ENV] = "1" if reload else ""
     with _shared_metrics_directory():
-        uvicorn.run("chatkit_host.web.app:app_from_environment", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, timeout_graceful_shutdown=5, ws="none")
+        uvicorn.run("chatkit_host.web.app:app_from_environment", factory=True, workers=workers,
+                    **options)
 
 
 @contextmanager

@@ -190,3 +190,44 @@ async def test_dictation_is_off_without_a_transcription_section(tmp_path: Path) 
                 "input.transcribe", {"audio_base64": "AAAA", "mime_type": "audio/webm"})
     assert off.value.status == 501
     assert "add a `transcription` section" in off.value.body["error"]["message"]
+
+
+class ChatModelAPI(JsonHandler):
+    """An OpenAI-compatible `/v1/chat/completions` on loopback: keeps each request, streams "ok"."""
+
+    requests: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        ChatModelAPI.requests.append(self.read_json())
+        chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"},
+                              "finish_reason": None}]}
+        end = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        body = "".join(f"data: {json.dumps(c)}\n\n" for c in (chunk, end)) + "data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+
+async def test_the_model_never_reads_an_http_tools_url_as_its_description(tmp_path: Path) -> None:
+    with serving(ChatModelAPI) as url:
+        config = base_config()
+        config["models"]["providers"]["fake"] = {
+            "base_url": f"{url}/v1", "api_key": "sk-test", "api": "chat_completions"}
+        config["agents"]["triage"]["model"] = "fake/m"
+        config["tools"]["order_api"] = {"http": {
+            "url": "https://api.example.test/orders/{order_id}?key=${ORDERS_KEY}",
+            "parameters": {"order_id": "string", "verbose": "boolean?"}}}
+        config["tools"]["described"] = {"description": "Look up an order by id.", "http": {
+            "url": "https://api.example.test/orders/{order_id}?key=${ORDERS_KEY}"}}
+        config["agents"]["triage"]["tools"] = ["order_api", "described"]
+        turn = await ask(write_project(tmp_path, config), environ={"ORDERS_KEY": "k-never-to-the-model"})
+    assert turn.assistant_text == "ok"
+    sent = ChatModelAPI.requests[-1]
+    assert "k-never-to-the-model" not in json.dumps(sent)
+    described = {t["function"]["name"]: t["function"]["description"] for t in sent["tools"]}
+    assert {name: described[name] for name in ("order_api", "described")} == {
+        "order_api": "HTTP GET tool order_api; parameters: order_id, verbose.",
+        "described": "Look up an order by id."}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatkit_host.observability import metrics
@@ -18,7 +21,7 @@ from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
+from chatkit_host.testing import ChatKitClient, user_input
 from processes import serve
 from projects import DEMO_SCRIPT, TOOLS_PY, base_config, write_project
 
@@ -148,7 +151,9 @@ async def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
 
 @pytest.mark.serial
 def test_one_scrape_counts_every_worker_of_serve(tmp_path: Path) -> None:
-    write_project(tmp_path, project_config(), SCRIPT, files={"tools.py": BROKEN_TOOL})
+    slow = {"replies": [{"when": ["slow"], "steps": [{"say": "word " * 500}]}, *SCRIPT["replies"]],
+            "delay_ms": 20}
+    write_project(tmp_path, project_config(), slow, files={"tools.py": BROKEN_TOOL})
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     # Worker processes are slow to spawn on a busy machine: a generous start-up timeout.
@@ -173,6 +178,22 @@ def test_one_scrape_counts_every_worker_of_serve(tmp_path: Path) -> None:
         assert counted == sent
         assert scraped.value("chatkit_request_duration_seconds_count", type="threads.list") == sent
         assert scraped.value("chatkit_open_streams") == 0
+
+        # A worker killed while it streams: its counts stay, its open stream goes.
+        with httpx.stream("POST", host.url, timeout=30, json={
+                "type": "threads.create", "params": {"input": user_input("slow please")}}) as stream:
+            next(line for line in stream.iter_lines() if "text_delta" in line)
+            (streaming,) = [pid for pid, value in live_gauges(shared).items() if value == 1]
+            os.kill(streaming, signal.SIGKILL)
+        # Its gauge goes once uvicorn has reaped it (until then the pid is a zombie's).
+        deadline = time.monotonic() + 10
+        while True:
+            scraped = Samples(httpx.get(f"{host.base}/metrics").text)
+            if scraped.value("chatkit_open_streams") == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert scraped.value("chatkit_open_streams") == 0
+        assert scraped.value("chatkit_requests_total", type="threads.list", outcome="ok") == sent
     # serve removes the directory it made.
     assert list(scratch.iterdir()) == []
 
@@ -214,3 +235,12 @@ def test_a_model_call_cut_short_by_a_disconnect_is_counted(tmp_path: Path) -> No
         assert after.value("chatkit_open_streams") == 0
     assert after.value("chatkit_model_calls_total", model="offline") == 1
     assert after.value("chatkit_model_tokens_total", model="offline") == 0  # it never reported usage
+
+
+def live_gauges(directory: Path) -> dict[int, float]:
+    """Each worker's `chatkit_open_streams`, read from its file in the shared directory."""
+    return {
+        int(path.stem.rsplit("_", 1)[1]): sum(
+            value for _, value, _, _ in MmapedDict.read_all_values_from_file(str(path)))
+        for path in directory.glob("gauge_livesum_*.db")
+    }

@@ -18,7 +18,7 @@ from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient
-from chatkit_host.observability.tracing import OtlpExporter
+from chatkit_host.observability.tracing import OtlpProcessor
 from loopback import JsonHandler, serving
 from processes import free_port
 from projects import base_config, write_project
@@ -144,10 +144,10 @@ async def test_a_collector_that_is_down_never_stops_a_turn(tmp_path: Path) -> No
         assert again.assistant_text == "Echo 2: still there?"
         route = host.runtime.tracing.route
         assert route is not None
-        exporter = route.exporters[0]
-        assert isinstance(exporter, OtlpExporter)
-        exporter.force_flush()
-        assert exporter.failed > 0 and exporter.sent == 0
+        processor = route.exporters[0]
+        assert isinstance(processor, OtlpProcessor)
+        processor.force_flush()
+        assert processor.exporter.failed > 0 and processor.exporter.sent == 0
 
 
 def test_tracing_is_off_without_an_openai_key_and_on_with_one(

@@ -5,26 +5,21 @@ the request type, user and thread, the turn notes a guardrail outcome, and the l
 when the response has ended. Lines carry no secrets (no headers, no body) and no message text, except
 that at `debug` level the user's new message is included.
 
-`observability.logs` chooses the format: `text` (`key=value` pairs) or `json` (one object a line).
+`observability.logs` chooses the format (see `log_format`): `text` (`key=value` pairs) or `json`
+(one object a line).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from chatkit_host.config.observability import LogsConfig
+from chatkit_host.observability.log_format import FIELDS
 
 REQUESTS = logging.getLogger("chatkit_host.requests")
-PACKAGE = logging.getLogger("chatkit_host")
-FIELDS = "chatkit_fields"
-"""`extra` key under which a log call passes its structured fields."""
 
 
 @dataclass
@@ -98,61 +93,3 @@ def write(record: RequestRecord) -> tuple[str, float]:
     level = logging.WARNING if outcome == "error" else logging.INFO
     REQUESTS.log(level, "request", extra={FIELDS: record.fields(outcome, seconds)})
     return outcome, seconds
-
-
-_configured: LogsConfig | None = None
-_handler: logging.Handler | None = None
-
-
-def configure(config: LogsConfig) -> None:
-    """Write the package's logs to standard error in the configured format and level.
-
-    Idempotent, and cheap when nothing changed: the endpoint calls it for every request so that
-    a reload's new settings take effect.
-    """
-    global _configured, _handler
-    if config == _configured:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if config.format == "json" else TextFormatter())
-    if _handler is not None:
-        PACKAGE.removeHandler(_handler)
-    PACKAGE.addHandler(handler)
-    PACKAGE.setLevel(config.level.upper())
-    # Our handler writes the package's lines whole; Litestar's root handler would print them again.
-    PACKAGE.propagate = False
-    _configured, _handler = config, handler
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message and the structured fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            **getattr(record, FIELDS, {}),
-        }
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
-
-
-class TextFormatter(logging.Formatter):
-    """`time level logger: message key=value …` for people reading a terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created, timezone.utc).strftime("%H:%M:%S")
-        pairs = " ".join(f"{k}={_quote(v)}" for k, v in getattr(record, FIELDS, {}).items())
-        text = f"{stamp} {record.levelname.lower()} {record.name}: {record.getMessage()}"
-        text = f"{text} {pairs}" if pairs else text
-        if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
-        return text
-
-
-def _quote(value: Any) -> str:
-    text = str(value)
-    return json.dumps(text, ensure_ascii=False) if not text or any(c in text for c in ' "=') else text

@@ -6,8 +6,9 @@ turn runs; every trace carries its runtime's route in its metadata, and each spa
 exporters of its own route. Traces without a route (agents run outside chatkit-host in the same
 process) are not exported.
 
-Exporters never block a turn: spans are queued in memory (dropped when the queue is full) and sent
-by a background thread with a short timeout; a collector that is down costs a log line.
+Exporters never block a turn: the SDK's batch processor queues spans in memory (dropping them when
+the queue is full) and sends them from a background thread; the OTLP exporter here only encodes
+and posts them, with a short timeout. A collector that is down costs a log line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import itertools
 import json
 import logging
 import os
-import queue
 import re
 import threading
 import time
@@ -28,6 +28,8 @@ from datetime import datetime
 from typing import Any
 
 from agents.tracing import Span, Trace, TracingProcessor, set_trace_processors
+from agents.tracing.processor_interface import TracingExporter
+from agents.tracing.processors import BackendSpanExporter, BatchTraceProcessor
 
 from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.observability import OtlpExporterConfig, TracingConfig
@@ -94,9 +96,7 @@ def _openai_key(loaded: LoadedConfig, environ: Any) -> str | None:
 
 def _exporter(name: str, config: TracingConfig, key: str | None) -> TracingProcessor:
     if name == "otlp":
-        return OtlpExporter(config.otlp or OtlpExporterConfig())
-    from agents.tracing.processors import BackendSpanExporter, BatchTraceProcessor
-
+        return OtlpProcessor(config.otlp or OtlpExporterConfig())
     return BatchTraceProcessor(BackendSpanExporter(api_key=key))
 
 
@@ -147,89 +147,63 @@ class RoutingProcessor(TracingProcessor):
                 exporter.force_flush()
 
 
-class OtlpExporter(TracingProcessor):
-    """Sends spans to an OTLP/HTTP collector as JSON, in batches, from a background thread.
+class OtlpProcessor(BatchTraceProcessor):
+    """The SDK's batch processor (queue, background thread, flush) feeding an `OtlpExporter`.
+
+    A trace is queued when it ends rather than when it starts: it becomes a root span, which needs
+    its end time.
+    """
+
+    def __init__(self, config: OtlpExporterConfig):
+        self.exporter = OtlpExporter(config)
+        super().__init__(self.exporter, max_queue_size=4096, max_batch_size=512, schedule_delay=1.0)
+
+    def on_trace_start(self, trace: Trace) -> None:
+        self.exporter.times[trace.trace_id] = (_now_ns(), 0)
+
+    def on_trace_end(self, trace: Trace) -> None:
+        start, _ = self.exporter.times.get(trace.trace_id, (_now_ns(), 0))
+        self.exporter.times[trace.trace_id] = (start, _now_ns())
+        super().on_trace_start(trace)  # the base class queues a trace from here
+
+
+class OtlpExporter(TracingExporter):
+    """Posts batches of spans to an OTLP/HTTP collector as JSON.
 
     Each trace also becomes a root span (named after the workflow) that the run's spans hang from,
     and every span carries the thread id (`chatkit.thread_id`), so a collector groups a
     conversation's turns by it.
     """
 
-    MAX_QUEUE = 4096
-    MAX_BATCH = 512
-    IDLE_EXIT_S = 30.0
-
     def __init__(self, config: OtlpExporterConfig):
         self.config = config
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(self.MAX_QUEUE)
-        self._started: dict[str, int] = {}  # trace id → start (ns)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._busy = threading.Event()
-        self.sent = self.dropped = self.failed = 0
+        self.times: dict[str, tuple[int, int]] = {}  # trace id → start, end (ns)
+        self.sent = self.failed = 0
 
-    def on_trace_start(self, trace: Trace) -> None:
-        self._started[trace.trace_id] = _now_ns()
+    def export(self, items: list[Trace | Span[Any]]) -> None:
+        spans = []
+        for item in items:
+            try:
+                spans.append(self._root(item) if isinstance(item, Trace) else _otlp_span(item))
+            except Exception:  # noqa: BLE001 - a span we cannot encode must not stop the others
+                logger.debug("could not encode a span", exc_info=True)
+        if spans:
+            self._post(spans)
 
-    def on_trace_end(self, trace: Trace) -> None:
-        start = self._started.pop(trace.trace_id, _now_ns())
+    def _root(self, trace: Trace) -> dict[str, Any]:
+        start, end = self.times.pop(trace.trace_id, (_now_ns(), _now_ns()))
         metadata = getattr(trace, "metadata", None) or {}
-        self._put({
+        return {
             "traceId": _trace_id(trace.trace_id), "spanId": _root_id(trace.trace_id),
             "name": trace.name, "kind": 1,
-            "startTimeUnixNano": str(start), "endTimeUnixNano": str(_now_ns()),
+            "startTimeUnixNano": str(start), "endTimeUnixNano": str(end),
             "attributes": _attributes({
                 THREAD: metadata.get(THREAD) or getattr(trace, "group_id", None),
                 "gen_ai.conversation.id": metadata.get(THREAD),
                 "chatkit.workflow": trace.name,
             }),
             "status": {"code": 1},
-        })
-
-    def on_span_start(self, span: Span[Any]) -> None:
-        pass
-
-    def on_span_end(self, span: Span[Any]) -> None:
-        try:
-            self._put(_otlp_span(span))
-        except Exception:  # noqa: BLE001 - a span we cannot encode must not break the turn
-            logger.debug("could not encode a span", exc_info=True)
-
-    def shutdown(self) -> None:
-        self.force_flush()
-
-    def force_flush(self, timeout: float = 5.0) -> None:
-        """Wait (at most ``timeout`` seconds) until every queued span was sent or dropped."""
-        deadline = _now_ns() + int(timeout * 1e9)
-        while (not self._queue.empty() or self._busy.is_set()) and _now_ns() < deadline:
-            threading.Event().wait(0.01)
-
-    def _put(self, span: dict[str, Any]) -> None:
-        try:
-            self._queue.put_nowait(span)
-        except queue.Full:
-            self.dropped += 1
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="otlp-export", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                first = self._queue.get(timeout=self.IDLE_EXIT_S)
-            except queue.Empty:
-                return  # idle: the next span starts a new thread
-            self._busy.set()
-            batch = [first]
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._post(batch)
-            self._busy.clear()
+        }
 
     def _post(self, spans: list[dict[str, Any]]) -> None:
         body = json.dumps({"resourceSpans": [{

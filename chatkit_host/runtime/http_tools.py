@@ -47,11 +47,17 @@ def build_http_tool(spec: ToolSpec) -> FunctionTool:
 
     return FunctionTool(
         name=name,
-        description=config.description or f"{http.method} {http.url}",
+        # Never the URL: after ${VAR} expansion it may hold a key, which would go to the model (#18).
+        description=config.description or _described(name, http.method, schema),
         params_json_schema=schema,
         on_invoke_tool=call_api,
         strict_json_schema=False,
     )
+
+
+def _described(name: str, method: str, schema: dict[str, Any]) -> str:
+    fields = ", ".join(schema.get("properties", {}))
+    return f"HTTP {method} tool {name}" + (f"; parameters: {fields}." if fields else ".")
 
 
 async def request(http: HttpToolConfig, arguments: dict[str, Any], in_url: set[str]) -> str:

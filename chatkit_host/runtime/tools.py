@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,14 +13,12 @@ from chatkit.types import ThreadItemDoneEvent
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.refs import UnresolvedReference, resolve
 from chatkit_host.runtime.converter import tool_history_item
+from chatkit_host.runtime.tool_errors import report_failure
 from chatkit_host.runtime.tool_output import tool_output_text
 from chatkit_host.runtime.tool_run import takes_tool_run, with_tool_run
 
 if TYPE_CHECKING:
     from chatkit_host.runtime.tool_kinds import ToolSpec
-
-
-logger = logging.getLogger("chatkit_host.tools")
 
 
 class ToolBuildError(Exception):
@@ -54,21 +51,12 @@ def _function_tool(name: str, target: Any, config: ToolConfig) -> FunctionTool:
         raise ToolBuildError("python", f"'{config.python}' is not a function")
     try:
         return function_tool(target, name_override=name, description_override=config.description,
-                             failure_error_function=tool_error_text)
+                             failure_error_function=report_failure(name))
     except Exception as error:  # the SDK rejects signatures it cannot describe
         raise ToolBuildError(
             "python", f"cannot make a tool of '{config.python}': {error}",
             hint="parameters need type hints the Agents SDK can turn into JSON Schema",
         ) from None
-
-
-def tool_error_text(ctx: Any, error: Exception) -> str:
-    """What the model reads when a python tool raised: the exception's message, so it can correct
-    itself or tell the user. Logged with the traceback; an action's `call` step fails on it."""
-    logger.error("tool %s raised", getattr(ctx, "tool_name", "?"), exc_info=error)
-    if hasattr(ctx, "context") and hasattr(ctx.context, "failed_tool"):
-        ctx.context.failed_tool = str(error) or type(error).__name__
-    return f"error: {str(error) or type(error).__name__}"
 
 
 def with_history(tool: FunctionTool) -> FunctionTool:

@@ -2,7 +2,8 @@
 
 Tokens come from the runner's `on_llm_end` hook (every model reports usage, the scripted one
 included). Tool outcomes need a wrapper around each function tool: the SDK turns a tool's exception
-into a message for the model before any hook sees it, and only marks the tool context.
+into a message for the model before any hook sees it, and only marks the tool context (python tools
+mark it themselves: `tool_errors`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from agents import Agent, FunctionTool, RunHooks
 from agents.items import ModelResponse
 
 from chatkit_host.observability import metrics
+from chatkit_host.runtime import tool_errors
 
 # The SDK sets this on the tool context when its default failure handler turned an exception into
 # the tool's output, and clears it right after the tool returns (openai-agents 0.24, tool.py).
@@ -69,8 +71,9 @@ def _counted(tool: FunctionTool) -> FunctionTool:
     name = tool.name
 
     async def invoke_and_count(ctx: Any, arguments: str) -> Any:
-        # Python tools report a failure on the turn's context (runtime/tools.py, tool_error_text),
-        # the SDK's default handler on the tool context: either one means the tool raised.
+        # Python tools mark the tool context when they raised (`tool_errors.FAILED`), the SDK's
+        # default handler marks it its own way: either one means the tool raised. An action's
+        # `call` step reads the turn's `failed_tool`, which starts each call empty.
         turn = getattr(ctx, "context", None)
         if hasattr(turn, "failed_tool"):
             turn.failed_tool = None
@@ -79,7 +82,7 @@ def _counted(tool: FunctionTool) -> FunctionTool:
         except Exception:
             metrics.tool_called(name, ok=False)
             raise
-        failed = getattr(ctx, _HANDLED_FAILURE, False) or getattr(turn, "failed_tool", None) is not None
+        failed = getattr(ctx, _HANDLED_FAILURE, False) or getattr(ctx, tool_errors.FAILED, False)
         metrics.tool_called(name, ok=not failed)
         return output
 

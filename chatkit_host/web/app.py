@@ -114,6 +114,8 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         cors_config=cors,
         openapi_config=None,  # no /schema pages: the protocol is ChatKit's, not this app's routes
         debug=False,
+        # Every logger writes in the configured format (observability/log_format.py), Litestar's too.
+        logging_config=None,
     )
 
 

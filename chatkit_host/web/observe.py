@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatkit_host.observability import logs as request_log, metrics
+from chatkit_host.observability import log_format, logs as request_log, metrics
 from chatkit_host.observability.logs import CURRENT, RequestRecord
 from chatkit_host.web.caller import Caller
 
@@ -22,7 +22,11 @@ ERROR_FRAME = b'data: {"type":"error"'
 
 
 def observe_requests(host: Any) -> Any:
-    """Litestar middleware for ``host``'s ChatKit endpoint (other paths pass straight through)."""
+    """Litestar middleware for ``host``'s ChatKit endpoint (other paths pass straight through).
+
+    Made with the app, so the process logs in the configured format from its first line on.
+    """
+    log_format.configure(host.runtime.config.observability.logs)
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def observed(scope: Scope, receive: Receive, send: Send) -> None:
@@ -30,7 +34,7 @@ def observe_requests(host: Any) -> Any:
             if scope["type"] != "http" or scope["path"] != config.server.path:
                 await app(scope, receive, send)
                 return
-            request_log.configure(config.observability.logs)
+            log_format.configure(config.observability.logs)
             await _observe(app, scope, receive, send)
 
         return observed
