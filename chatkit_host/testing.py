@@ -132,6 +132,14 @@ class ChatKitClient:
     async def get_thread(self, thread_id: str) -> dict[str, Any]:
         return await self.call("threads.get_by_id", {"thread_id": thread_id})
 
+    async def get_state(self, thread_id: str) -> dict[str, Any]:
+        """The thread's app state, from `GET <endpoint>/state?thread_id=…` (the page's route)."""
+        response = await self._client.get(f"{self.url.rstrip('/')}/state", params={"thread_id": thread_id},
+                                           headers=self._headers)
+        if response.status_code != 200:
+            raise ChatKitHTTPError(response.status_code, _json_or_text(response))
+        return response.json()["state"]
+
     async def list_threads(self, limit: int = 20, after: str | None = None, order: str = "desc") -> dict[str, Any]:
         return await self.call("threads.list", _page(limit, after, order))
 

@@ -231,3 +231,53 @@ def test_an_expected_refusal_passes_and_an_unexpected_one_stops_the_conversation
                         "{type: order.refresh, payload: {}, item: itm_nobody_has}")
     assert lines[3].startswith("    the request: the host refused it: HTTP 404 not_found: ")
     assert lines[4] == "1 of 2 conversation(s) failed (4 step(s) run)."  # step 3 never sent
+
+
+def test_state_and_effects_expectations(tmp_path: Path) -> None:
+    from test_state import write_pet
+
+    project = write_pet(tmp_path).parent
+    conversation(project, "pet.yaml", """\
+        - name: fed
+          steps:
+            - user: feed
+              expect:
+                state: { hunger: 3 }
+                effects: [{ name: pet.fed, data: { hunger: 3 } }]
+            - user: hello
+              expect:
+                effects: []
+        - name: wrong
+          steps:
+            - user: feed
+              expect:
+                state: { hunger: 4 }
+                effects: [{ name: pet.fed }, { name: pet.fed }]
+    """)
+    code, output = run_tests(project)
+    assert code == 1
+    assert "✓ conversations/pet.yaml: fed" in output
+    assert output.splitlines()[2:] == [
+        "  step 1 (conversations/pet.yaml:12) user: 'feed'",
+        "    expect.state: does not match",
+        "      --- expected",
+        "      +++ actual",
+        "      @@ -1 +1 @@",
+        "      -hunger: 4",
+        "      +hunger: 3",
+        "    expect.effects: does not match",
+        "      --- expected",
+        "      +++ actual",
+        "      @@ -1,2 +1 @@",
+        "       - name: pet.fed",
+        "      -- name: pet.fed",
+        "1 of 2 conversation(s) failed (3 step(s) run).",
+    ]
+
+
+def test_a_state_expectation_without_state_says_so(tmp_path: Path) -> None:
+    project = write_project(tmp_path).parent
+    conversation(project, "one.yaml", "steps: [{user: hello, expect: {state: {plan: pro}}}]\n")
+    code, output = run_tests(project)
+    assert code == 1
+    assert "    expect.state: the host keeps no thread state (no `state` in chatkit.yaml)" in output

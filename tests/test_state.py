@@ -230,3 +230,42 @@ def test_mistakes_in_state_effects_and_conditions_are_located_config_errors(tmp_
     del config["state"]
     problems = _problems(tmp_path, config)
     assert any("actions.pet.feed.do[0].set_state: this thread has no state" in p for p in problems), problems
+
+
+FAILING_PY = '''
+def rename(name: str) -> dict:
+    """Rename the pet.
+
+    Args:
+        name: The new name.
+    """
+    if name == "Nobody":
+        raise ValueError("a pet needs a real name")
+    return {"name": name}
+'''
+
+
+async def test_a_tool_that_fails_changes_no_state_and_sends_no_effect(tmp_path: Path) -> None:
+    config = pet_config()
+    config["effects"]["pet.renamed"] = {"data": {"name": "string"}}
+    config["agents"]["triage"]["tools"] = ["rename"]
+    config["tools"]["rename"] = {"python": "./rename.py:rename", "set_state": {"pet_name": "{{ result.name }}"},
+                                 "effect": {"name": "pet.renamed", "data": {"name": "{{ state.pet_name }}"}}}
+    script = {"replies": [
+        {"when": ["nobody"], "steps": [{"call": "rename", "arguments": {"name": "Nobody"}},
+                                       {"say": "Tool: {{ tool_output }}"}]},
+        {"steps": [{"call": "rename", "arguments": {"name": "Rex"}}, {"say": "Tool: {{ tool_output }}"}]},
+    ]}
+    path = write_project(tmp_path, config, script, files={
+        "rename.py": FAILING_PY, "pet.py": PET_PY, "agents/triage.md": "Hi.\n",
+        "widgets/order_card.widget": ORDER_CARD})
+    async with serving(path) as (alice, _, http):
+        failed = await alice.create_thread("call it nobody")
+        # the tool's own error reaches the model, not a state change made from its error text
+        assert failed.assistant_text == "Tool: error: a pet needs a real name"
+        assert [e for e in failed.events if e["type"] == "client_effect"] == []
+        assert (await _state(http, failed.thread_id)).json()["state"] == {"hunger": 5}
+
+        named = await alice.add_message(failed.thread_id, "call it Rex")
+        assert [e["data"] for e in named.events if e["type"] == "client_effect"] == [{"name": "Rex"}]
+        assert (await _state(http, failed.thread_id)).json()["state"] == {"hunger": 5, "pet_name": "Rex"}

@@ -78,6 +78,7 @@ def check_config(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> C
         *check_agent_code(config, problem),
         *check_scripted_files(config, base_dir, problem),
         *check_entities(config, base_dir, problem),
+        *check_static(config, base_dir, problem),
         *instruction_problems,
         *token_problems,
     ]
@@ -311,6 +312,26 @@ def check_entities(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) ->
             if not pattern.fullmatch(source.python):
                 problems.append(problem((*path, "python"), "is not an import path of a function",
                                         _import_path_hint(source.python)))
+    return problems
+
+
+def check_static(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> list[ConfigProblem]:
+    """`server.static`: each folder exists, and no URL path hides one of the host's own routes."""
+    own = {config.server.path.rstrip("/"): "the ChatKit endpoint", "/healthz": "the health route",
+           "/metrics": "the metrics route"}
+    playground = config.client.playground
+    if playground.enabled or (playground.enabled is None and config.auth.mode == "none"):
+        own[playground.path.rstrip("/") or "/"] = "the playground"
+    if config.files is not None:
+        own[config.files.route.rstrip("/")] = "the file routes"
+    problems: list[ConfigProblem] = []
+    for url, folder in config.server.static.items():
+        where: KeyPath = ("server", "static", url)
+        if not resolve_path(base_dir, folder).is_dir():
+            problems.append(problem(where, f"folder {folder} not found", "paths are relative to chatkit.yaml"))
+        clash = next((name for path, name in own.items() if url == path or path.startswith(url + "/")), None)
+        if clash is not None:
+            problems.append(problem(where, f"{url} would hide {clash}", "serve the folder under another path"))
     return problems
 
 

@@ -234,7 +234,7 @@ def _locate(file: Path, positions: Positions, key_path: KeyPath, message: str,
 
 
 def _with_absolute_paths(config: ChatKitConfig, base_dir: Path) -> ChatKitConfig:
-    """`config` with instruction files and scripted/record paths absolute (models are frozen)."""
+    """`config` with instruction files, scripted/record paths and static folders absolute (models are frozen)."""
 
     def absolute(value: str) -> str:
         return str(resolve_path(base_dir, value))
@@ -251,4 +251,6 @@ def _with_absolute_paths(config: ChatKitConfig, base_dir: Path) -> ChatKitConfig
     }
     models = config.models.model_copy(update={"providers": providers})
     widgets = config.widgets.model_copy(update={"folder": absolute(config.widgets.folder)})
-    return config.model_copy(update={"agents": agents, "models": models, "widgets": widgets})
+    server = config.server.model_copy(
+        update={"static": {url: absolute(folder) for url, folder in config.server.static.items()}})
+    return config.model_copy(update={"agents": agents, "models": models, "widgets": widgets, "server": server})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -47,6 +47,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_STATIC_PATH = re.compile(r"/[\w.-]+(/[\w.-]+)*")
+
+
 class ServerConfig(Strict):
     """Where and how the HTTP server listens."""
 
@@ -70,6 +73,19 @@ class ServerConfig(Strict):
     turns are answered first come, first served."""
     turn_wait: float = Field(60, gt=0, le=3600)
     """With `turns: queue`: seconds a turn waits for the one before it, then `409 thread_busy`."""
+    static: dict[str, str] = {}
+    """Folders served as static files on this host, URL path → folder (relative to chatkit.yaml),
+    e.g. `{/app: page}` serves `page/index.html` at `/app/`. For the page of your own that sits
+    beside the chat: same origin, so it calls the endpoint and the state route with no CORS."""
+
+    @field_validator("static")
+    @classmethod
+    def _static_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [repr(url) for url in value if not _STATIC_PATH.fullmatch(url)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not a URL path below the root: "
+                             "write one like /app (letters, digits, '.', '_', '-' and '/')")
+        return value
 
 
 class AuthConfig(Strict):

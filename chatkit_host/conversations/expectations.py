@@ -16,6 +16,7 @@ NOTHING = {
     "client_tool": "the step made no client tool call",
     "form": "the step asked no form",
     "thread": "there is no thread",
+    "state": "the host keeps no thread state (no `state` in chatkit.yaml)",
 }
 
 

@@ -214,6 +214,13 @@ async def _observe(state: _Thread, step: Step, turn: Turn,
     observed["client_tool"] = _last(turn.items_done, "client_tool_call")
     observed["form"] = _last(turn.items_done, "structured_input")
     observed["error"] = turn.errors[-1] if turn.errors else None
+    observed["effects"] = [{"name": e["name"], "data": e.get("data")}
+                           for e in turn.events if e["type"] == "client_effect"]
+    if "state" in step.expect and state.thread_id is not None:
+        try:
+            observed["state"] = await state.client.get_state(state.thread_id)
+        except ChatKitHTTPError:
+            observed["state"] = None  # a host without `state:` answers 404
     if "thread" in step.expect and state.thread_id is not None:
         thread = await state.client.get_thread(state.thread_id)
         thread.pop("items", None)

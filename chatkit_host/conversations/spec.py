@@ -44,6 +44,8 @@ EXPECT_KEYS = {
     "form": "the questions of the form the step asked (partial `inputs`)",
     "model_input": "what the model received on the step's last call",
     "thread": "the thread after the step (partial: `title`, `status`, `metadata`)",
+    "state": "the thread's state after the step (partial), as the page's state route reads it",
+    "effects": "the client effects the step sent, in order (`{name, data}` each, partial)",
     "error": "the request is refused: partial `{status, code, message}` of the JSON error",
 }
 """Keys of a step's `expect` mapping."""

@@ -42,6 +42,8 @@ def with_results(tool: FunctionTool, config: ToolConfig, effects: Mapping[str, E
 
     async def invoke_then_apply(ctx: Any, arguments: str) -> Any:
         output = await invoke(ctx, arguments)
+        if isinstance(output, str) and output.startswith("error: "):
+            return output  # the tool failed: its result changes nothing, and the model reads why
         agent_context = ctx.context
         state = getattr(agent_context, "state", None)
         variables = {"arguments": parsed(arguments), "result": parsed(output) if isinstance(output, str) else output,

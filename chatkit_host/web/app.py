@@ -28,6 +28,7 @@ from chatkit_host.web.observe import metrics_routes, observe_requests
 from chatkit_host.web.playground.routes import playground_routes
 from chatkit_host.web.refusals import APP_HANDLERS, PROTOCOL_HANDLERS
 from chatkit_host.web.state_route import state_routes
+from chatkit_host.web.static_route import static_routes
 from chatkit_host.web.uploads import upload_routes
 
 logger = logging.getLogger("chatkit_host.web.app")
@@ -105,7 +106,8 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
     cors = CORSConfig(allow_origins=list(config.server.cors)) if config.server.cors else None
     return Litestar(
         route_handlers=[chatkit_endpoint, healthz, *upload_routes(host), *playground_routes(host),
-                        *metrics_routes(host), *entity_routes(host), *state_routes(host)],
+                        *metrics_routes(host), *entity_routes(host), *state_routes(host),
+                        *static_routes(host)],
         middleware=[observe_requests(host)],
         exception_handlers=APP_HANDLERS,
         dependencies=caller_dependency(host),
