@@ -17,9 +17,10 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from chatkit_host.config.checks import (
-    agent_code_files, check_config, entity_files, resolve_path,
-)
+from chatkit_host.config.agent_checks import agent_code_files
+from chatkit_host.config.checking import resolve_path
+from chatkit_host.config.checks import check_config
+from chatkit_host.config.entity_checks import entity_files
 from chatkit_host.config.envvars import expand_tree
 from chatkit_host.config.models import INSTRUCTIONS_FILE, ChatKitConfig
 from chatkit_host.config.positions import KeyPath, Positions, dotted, read_yaml

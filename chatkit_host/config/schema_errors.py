@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from chatkit_host.config import sizes
 from chatkit_host.config.models import json_schema
-from chatkit_host.config.checks import suggest
+from chatkit_host.config.checking import suggest
 from chatkit_host.config.positions import KeyPath
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jinja2 import TemplateSyntaxError
 
-from chatkit_host.config.checks import suggest
+from chatkit_host.config.checking import suggest
 from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.widgets import EffectStep, SetStateStep
 from chatkit_host.errors import ConfigProblem

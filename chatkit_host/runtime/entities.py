@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
 
-from chatkit_host.config.checks import resolve_path
+from chatkit_host.config.checking import resolve_path
 from chatkit_host.config.entities import (
     EntitiesConfig, EntitySourceConfig, HttpEntitySource, StaticEntity,
 )
