@@ -59,7 +59,7 @@ def _converse(chat: pexpect.spawn) -> None:
     chat.expect_exact("… Looking up the order…")
     chat.expect_exact("┌─ widget (updated)")
     chat.expect_exact("[1 Refresh status]")  # the same button keeps its number
-    chat.expect_exact('bot> I checked again: {"order_id": "A-1001"')
+    chat.expect_exact('bot> I checked again: {"order_id":"A-1001"')
     chat.expect_exact("you> ")
 
     # A form, asked question by question.
