@@ -82,6 +82,19 @@ async def test_a_get_with_a_url_template_and_env_headers(tmp_path: Path, api: st
         {k: e.get(k) for k in ("type", "icon", "text")} for e in turn.events if e["type"] == "progress_update"]
 
 
+async def test_a_query_string_in_the_url_is_kept_beside_the_arguments(tmp_path: Path, api: str) -> None:
+    # A key the API wants in the query, and a URL field placed in the query: both reach the API,
+    # with the other arguments beside them; an argument cannot replace the configured key.
+    tool = {"http": {"url": api + "/orders/x?key=${ORDERS_KEY}&id={order_id}",
+                     "parameters": {"order_id": "string", "verbose": "boolean?", "key": "string?"}}}
+    await ask(project(tmp_path, api, tool, {"order_id": "A 1", "verbose": True, "key": "forged"}),
+              environ={"ORDERS_KEY": "k1"})
+    assert API.seen[-1]["path"] == "/orders/x?key=k1&id=A+1&verbose=true"
+    await ask(project(tmp_path, api, {"http": {"url": api + "/orders/x?key=${ORDERS_KEY}"}}, {}),
+              environ={"ORDERS_KEY": "k1"})
+    assert API.seen[-1]["path"] == "/orders/x?key=k1"
+
+
 async def test_a_post_sends_the_other_arguments_as_json(tmp_path: Path, api: str) -> None:
     tool = {"http": {"method": "POST", "url": api + "/orders/{order_id}/notes",
                      "parameters": {"order_id": "string", "note": "string", "tags": "array"}}}

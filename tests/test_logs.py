@@ -144,7 +144,7 @@ def test_outgoing_urls_of_http_tools_stay_out_of_the_log(tmp_path: Path) -> None
     with serving(Orders) as api:
         config = base_config()
         config["tools"]["order_api"] = {"http": {
-            "url": api + "/keys/${ORDERS_KEY}/orders/{order_id}", "parameters": {"order_id": "string"}}}
+            "url": api + "/orders/{order_id}?key=${ORDERS_KEY}", "parameters": {"order_id": "string"}}}
         config["agents"]["triage"]["tools"] = ["order_api"]
         script = {"replies": [{"steps": [
             {"call": "order_api", "arguments": {"order_id": "A-1"}},

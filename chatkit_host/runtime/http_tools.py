@@ -71,11 +71,16 @@ async def request(http: HttpToolConfig, arguments: dict[str, Any], in_url: set[s
         return refused
     rest = {key: value for key, value in arguments.items() if key not in in_url}
     body = rest if http.method in _WITH_BODY else None
-    query = {key: _query_value(value) for key, value in rest.items()} if body is None else None
+    target = httpx.URL(url)
+    if body is None:
+        # httpx replaces a URL's query with `params`: merge instead, so the URL's own query (a key,
+        # a field placed there) is kept, and an argument never replaces what the URL fixes.
+        target = target.copy_merge_params(
+            {key: _query_value(value) for key, value in rest.items() if key not in target.params})
     try:
         async with httpx.AsyncClient(timeout=http.timeout, follow_redirects=False) as client:
-            async with client.stream(http.method, url, headers=http.headers, json=body,
-                                     params=query) as response:
+            async with client.stream(http.method, target, headers=http.headers,
+                                     json=body) as response:
                 data = await _read_cut(response, int(http.max_response_bytes))
     except httpx.TimeoutException:
         return f"error: the API did not answer within {http.timeout:g} seconds"
