@@ -161,29 +161,39 @@ def _shared_metrics_directory() -> Iterator[None]:
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init(directory: Path) -> None:
+@click.option("--template", metavar="airline|pet", default=None,
+              help="Start from an example app instead of the minimal starter.")
+def init(directory: Path, template: str | None) -> None:
     """Write a working starter project (offline demo model) into DIRECTORY."""
     from importlib import resources
 
     from chatkit_host.config.models import json_schema
 
     scaffold = resources.files("chatkit_host") / "scaffold"
-    files = {
-        "chatkit.yaml": (scaffold / "chatkit.yaml").read_text(),
-        "agents/assistant.md": (scaffold / "assistant.md").read_text(),
-        "demo.yaml": (scaffold / "demo.yaml").read_text(),
-        "conversations/demo.yaml": (scaffold / "conversation.yaml").read_text(),
-        ".gitignore": (scaffold / "gitignore").read_text(),
-        "chatkit.schema.json": json.dumps(json_schema(), indent=2) + "\n",
-    }
+    files: dict[str, str | bytes]
+    if template is None:
+        files = {
+            "chatkit.yaml": (scaffold / "chatkit.yaml").read_text(),
+            "agents/assistant.md": (scaffold / "assistant.md").read_text(),
+            "demo.yaml": (scaffold / "demo.yaml").read_text(),
+            "conversations/demo.yaml": (scaffold / "conversation.yaml").read_text(),
+        }
+    else:
+        from chatkit_host.commands.templates import TEMPLATES, template_files
+
+        if template not in TEMPLATES:
+            raise click.BadParameter(f"{template!r} is not one of {', '.join(TEMPLATES)}", param_hint="'--template'")
+        files = dict(template_files(template))
+    files[".gitignore"] = (scaffold / "gitignore").read_text()
+    files["chatkit.schema.json"] = json.dumps(json_schema(), indent=2) + "\n"
     existing = [name for name in files if (directory / name).exists()]
     if existing:
         err().print(f"Error: {directory} already has {', '.join(existing)}; nothing was written.")
         sys.exit(1)
-    for name, text in files.items():
+    for name, content in files.items():
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
         out().print(f"  wrote {path}")
     out().print(f"Next: cd {directory} && chatkit-host serve (or --port N); chatkit-host test runs "
                 "conversations/")

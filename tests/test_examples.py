@@ -245,3 +245,47 @@ async def test_the_airline_page_shows_the_profile_and_highlights_changes(tmp_pat
         finally:
             await socket.close()
     assert (tmp_path / "airline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_init_from_the_pet_template_gives_a_project_whose_tests_pass(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "chatkit_host", "init", "--template", "pet", "my-pet"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    project = tmp_path / "my-pet"
+    written = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    source = sorted(str(p.relative_to(EXAMPLES / "pet")) for p in (EXAMPLES / "pet").rglob("*")
+                    if p.is_file() and not {".chatkit", "__pycache__"} & set(p.parts))
+    assert written == sorted([*source, ".gitignore", "chatkit.schema.json"])
+    assert (project / "chatkit.yaml").read_text().splitlines()[0] == "# yaml-language-server: $schema=./chatkit.schema.json"
+    assert (project / "tools" / "care.py").read_bytes() == (EXAMPLES / "pet" / "tools" / "care.py").read_bytes()
+    for command in (["validate"], ["test"]):
+        result = subprocess.run([sys.executable, "-m", "chatkit_host", *command], cwd=project,
+                                capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 conversation(s) passed" in result.stdout
+
+
+def test_every_template_is_an_example_and_ships_in_the_wheel() -> None:
+    import tomllib
+
+    from chatkit_host.commands.templates import TEMPLATES
+
+    assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(TEMPLATES)
+    wheel = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["sources"] == {"examples": "chatkit_host/templates"}
+    assert set(wheel["only-include"]) == {"chatkit_host", *(f"examples/{name}" for name in TEMPLATES)}
+
+
+def test_what_running_an_example_leaves_behind_is_not_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatkit_host.commands import templates
+
+    served = copy_example("pet", tmp_path)
+    (served / ".chatkit").mkdir()
+    (served / ".chatkit" / "pet.db").write_bytes(b"threads")
+    (served / "tools" / "__pycache__").mkdir()
+    (served / "tools" / "__pycache__" / "care.cpython-311.pyc").write_bytes(b"")
+    (served / "serve.log").write_text("log")
+    monkeypatch.setattr(templates, "template_folder", lambda name: served)
+    files = templates.template_files("pet")
+    assert "tools/care.py" in files
+    assert [name for name in files if ".chatkit" in name or "pycache" in name or name == "serve.log"] == []

@@ -269,3 +269,37 @@ async def test_a_tool_that_fails_changes_no_state_and_sends_no_effect(tmp_path: 
         named = await alice.add_message(failed.thread_id, "call it Rex")
         assert [e["data"] for e in named.events if e["type"] == "client_effect"] == [{"name": "Rex"}]
         assert (await _state(http, failed.thread_id)).json()["state"] == {"hunger": 5, "pet_name": "Rex"}
+
+
+async def test_stop_after_ends_the_run_only_when_the_widget_was_shown(tmp_path: Path) -> None:
+    config = pet_config()
+    config["tools"]["order_data"] = {"python": "./orders.py:order"}
+    script = {"replies": [
+        {"when": ["card"], "steps": [
+            {"call": "show_order", "arguments": {"order_id": "{{ user_text.split()[-1] }}"}},
+            {"say": "Tool: {{ tool_output }}"},
+        ]},
+        {"steps": [{"say": "Echo: {{ user_text }}"}]},
+    ]}
+    orders = '''
+def order(order_id: str) -> dict:
+    """An order card's data.
+
+    Args:
+        order_id: The order.
+    """
+    if order_id == "X":
+        raise LookupError("no order X")
+    return {"order_id": order_id, "status": "shipped"}
+'''
+    path = write_project(tmp_path, config, script, files={
+        "orders.py": orders, "pet.py": PET_PY, "agents/triage.md": "Hi.\n", "widgets/order_card.widget": ORDER_CARD})
+    async with serving(path) as (alice, _, _):
+        shown = await alice.create_thread("card A-1")
+        assert [i["type"] for i in shown.items_done] == ["user_message", "widget"]  # the run stopped
+
+        # the widget was not shown: the model reads why and speaks, instead of the turn ending in silence
+        failed = await alice.add_message(shown.thread_id, "card X")
+        assert [i["type"] for i in failed.items_done] == ["user_message", "assistant_message"]
+        assert failed.assistant_text == ("Tool: The widget was not shown: order_data gave no data for it "
+                                         "(error: no order X).")

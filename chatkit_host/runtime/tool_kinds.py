@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -21,7 +22,7 @@ from chatkit_host.config.state import EffectConfig
 from chatkit_host.config.tool_kinds import TOOL_KINDS, ToolKind
 from chatkit_host.runtime.client_tools import stop_at_client_calls
 from chatkit_host.runtime.forms import FormBook
-from chatkit_host.runtime.tool_results import with_progress, with_results
+from chatkit_host.runtime.tool_results import failed_output, with_progress, with_results
 from chatkit_host.runtime.tools import with_history
 from chatkit_host.runtime.widgets import WidgetLibrary
 
@@ -96,13 +97,52 @@ def wire_agent_tool(agent: Agent, name: str, config: ToolConfig, agents: Mapping
 
 
 def stop_where_tools_end_the_run(agent: Agent, configs: list[ToolConfig], names: list[str]) -> None:
-    """The agent's `tool_use_behavior`, made to stop at the tools whose kind ends the run (or that
-    say `stop_after`), keeping any tools it already stops at (an agent from code may)."""
-    pausing = [name for name, tool in zip(names, configs) if kind_of(tool).ends_run == "pauses" or tool.stop_after]
+    """The agent's `tool_use_behavior`, made to stop at the tools whose kind ends the run and after
+    the tools that say `stop_after`, keeping any tools it already stops at (an agent from code may)."""
+    pausing = [name for name, tool in zip(names, configs) if kind_of(tool).ends_run == "pauses"]
     if pausing:
         agent.tool_use_behavior = stop_also_at(agent.tool_use_behavior, pausing)
     if any(kind_of(tool).ends_run == "client" for tool in configs):
         agent.tool_use_behavior = stop_at_client_calls(agent.tool_use_behavior)
+    stopping = [name for name, tool in zip(names, configs) if tool.stop_after]
+    if stopping:
+        agent.tool_use_behavior = stop_after_success(agent.tool_use_behavior, stopping)
+
+
+def stop_after_success(behavior: Any, names: list[str]) -> Any:
+    """`behavior`, also ending the run once one of `names` succeeded (`stop_after`).
+
+    A call that failed (an `error: …` output, a widget that was not shown) does not end the run:
+    the model reads why and may call again or tell the user, instead of the turn ending in silence.
+    """
+    from agents import ToolsToFinalOutputResult
+
+    stop_names = set(names)
+
+    async def decide(context: Any, results: list[Any]) -> Any:
+        for result in results:
+            if result.tool.name in stop_names and not failed_output(result.output):
+                return ToolsToFinalOutputResult(is_final_output=True, final_output=result.output)
+        return await _decided_by(behavior, context, results)
+
+    return decide
+
+
+async def _decided_by(behavior: Any, context: Any, results: list[Any]) -> Any:
+    """What the SDK would decide with ``behavior`` (each form of `tool_use_behavior` it accepts)."""
+    from agents import ToolsToFinalOutputResult
+
+    if behavior == "stop_on_first_tool" and results:
+        return ToolsToFinalOutputResult(is_final_output=True, final_output=results[0].output)
+    if isinstance(behavior, dict):
+        names = behavior.get("stop_at_tool_names", [])
+        for result in results:
+            if result.tool.name in names:
+                return ToolsToFinalOutputResult(is_final_output=True, final_output=result.output)
+    elif callable(behavior):
+        decision = behavior(context, results)
+        return await decision if inspect.isawaitable(decision) else decision
+    return ToolsToFinalOutputResult(is_final_output=False)
 
 
 def stop_also_at(behavior: Any, names: list[str]) -> Any:

@@ -20,7 +20,7 @@ from chatkit.types import ClientEffectEvent, ProgressUpdateEvent
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.config.state import EffectConfig, state_errors
 from chatkit_host.runtime.state import StateRefused
-from chatkit_host.runtime.widgets import TEMPLATES
+from chatkit_host.runtime.widgets import NOT_SHOWN, TEMPLATES
 
 logger = logging.getLogger("chatkit_host.tools")
 
@@ -30,6 +30,12 @@ def parsed(text: str) -> Any:
         return json.loads(text) if text else {}
     except ValueError:
         return text
+
+
+def failed_output(output: Any) -> bool:
+    """A tool's output that says it failed: `error: …` (raised, bad arguments, API down, state
+    refused) or a widget that was not shown."""
+    return isinstance(output, str) and output.startswith(("error: ", NOT_SHOWN))
 
 
 def with_results(tool: FunctionTool, config: ToolConfig, effects: Mapping[str, EffectConfig]) -> FunctionTool:

@@ -13,7 +13,7 @@ from agents import FunctionTool
 from chatkit_host.runtime.tool_results import parsed
 from chatkit_host.runtime.strict_schemas import NotStrict, drop_nulls, strict_parameters
 from chatkit_host.runtime.widget_streaming import stream_states
-from chatkit_host.runtime.widgets import TEMPLATES, HostWidget, WidgetError
+from chatkit_host.runtime.widgets import NOT_SHOWN, TEMPLATES, HostWidget, WidgetError
 
 if TYPE_CHECKING:
     from chatkit_host.runtime.tool_kinds import ToolSpec
@@ -51,7 +51,7 @@ def _widget_from_tool(spec: ToolSpec, widget: HostWidget, copy_text: Any) -> Fun
         output = await source.on_invoke_tool(ctx, arguments)
         data = parsed(output) if isinstance(output, str) else output
         if not isinstance(data, dict):
-            return f"The widget was not shown: {name} gave no data for it ({str(output)[:200]})."
+            return f"{NOT_SHOWN}: {name} gave no data for it ({str(output)[:200]})."
         return await shown.on_invoke_tool(ctx, json.dumps(data, default=str))
 
     return FunctionTool(
@@ -83,7 +83,7 @@ def widget_tool(name: str, widget: HostWidget, description: str | None, copy_tex
         except (json.JSONDecodeError, WidgetError, jinja2.TemplateError) as error:
             errors = error.errors if isinstance(error, WidgetError) else [str(error)]
             logger.warning("widget tool %s: %s", name, error)
-            return (f"The widget was not shown: the arguments do not fit it ({'; '.join(errors)}). "
+            return (f"{NOT_SHOWN}: the arguments do not fit it ({'; '.join(errors)}). "
                     f"Fix them and call {name} again.")
         await ctx.context.stream_widget(stream_states(root), copied)
         return f"The widget '{widget.name}' is shown to the user."

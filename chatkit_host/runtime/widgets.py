@@ -45,6 +45,9 @@ class WidgetError(Exception):
         super().__init__(f"widget '{widget}': {reason}: " + "; ".join(errors))
 
 
+NOT_SHOWN = "The widget was not shown"
+"""How a widget tool's output begins when the widget did not appear (the model reads why)."""
+
 @dataclass(frozen=True)
 class HostWidget:
     """One widget: a Widget Studio template (`.widget`) or a static tree (`.json`).
