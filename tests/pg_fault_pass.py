@@ -52,6 +52,8 @@ SCRIPT = {
     "delay_ms": 25,
 }
 SLOW = "(the slow reply)"
+READERS = 4
+"""Clients reading all along, each from both replicas in turn."""
 ROUND_LIMIT = 120.0
 """Seconds one round may take before the pass gives up on it."""
 
@@ -170,7 +172,7 @@ async def _reads(http: httpx.AsyncClient, urls: list[str], threads: list[str], f
             figures.broken += 1
             figures.notes.append(f"broken read: {type(error).__name__}")
         n += 1
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
 
 
 def _text(item: dict[str, Any]) -> str:
@@ -200,7 +202,8 @@ async def _round(a: ServedHost, b: ServedHost, server: PostgresServer, conversat
                   for thread, event in zip(threads, started)]
         await asyncio.gather(*(event.wait() for event in started))
         stop = asyncio.Event()
-        reads = asyncio.create_task(_reads(http, [a.url, b.url], threads, figures, stop))
+        readers = [asyncio.create_task(_reads(http, [a.url, b.url][n % 2:] + [a.url, b.url][:n % 2],
+                                              threads, figures, stop)) for n in range(READERS)]
         await asyncio.to_thread(server.halt)
         deadline = time.monotonic() + 30
         # Every other thread gets its second turn during the restart; the others' first turns are
@@ -211,7 +214,7 @@ async def _round(a: ServedHost, b: ServedHost, server: PostgresServer, conversat
         first_streams = await asyncio.gather(*firsts)
         second_streams = await asyncio.gather(*seconds)
         stop.set()
-        await reads
+        await asyncio.gather(*readers)
         figures.streams += len(first_streams) + sum(s is not None for s in second_streams)
         figures.broken += sum(not s.complete for s in first_streams)
         figures.broken += sum(s is not None and not s.complete for s in second_streams)
