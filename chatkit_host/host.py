@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from chatkit_host.auth import Authenticator
-from chatkit_host.heap import thaw_after_reload
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.protocol.server import HostServer
 from chatkit_host.storage.attachments import HostAttachments
@@ -78,12 +77,10 @@ class Host:
         self.last_reload = runtime.built_at
         self.last_error = None
         self.reloads += 1
-        thaw_after_reload()
 
     def refresh(self, runtime: Runtime) -> None:
         """Put in force a runtime built again from the same files (same version): not a reload."""
         self.runtime = runtime
-        thaw_after_reload()
 
 
 def _authenticator(runtime: Runtime) -> Authenticator:

@@ -2,7 +2,7 @@
 
 Each round starts `--conversations` slow streaming turns on replica A, restarts PostgreSQL
 (`pg_ctl restart -m fast`, as `halt` + `resume`) while they stream, and sends a second turn on every
-one of those threads to replica B during the restart (retrying a 503 until it is taken or refused
+other one of those threads to replica B during the restart (retrying a 503 until it is taken or refused
 409); reads on both replicas run all along. Then it counts what must stay zero:
 
 * interleaved turns — a thread where an item of the first turn is stored after the second turn's
@@ -52,6 +52,8 @@ SCRIPT = {
     "delay_ms": 25,
 }
 SLOW = "(the slow reply)"
+READERS = 4
+"""Clients reading all along, each from both replicas in turn."""
 ROUND_LIMIT = 120.0
 """Seconds one round may take before the pass gives up on it."""
 
@@ -66,6 +68,7 @@ class Figures:
     interleaved: int = 0
     broken: int = 0
     bare_500: int = 0
+    finished: int = 0
     lost: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -169,7 +172,7 @@ async def _reads(http: httpx.AsyncClient, urls: list[str], threads: list[str], f
             figures.broken += 1
             figures.notes.append(f"broken read: {type(error).__name__}")
         n += 1
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
 
 
 def _text(item: dict[str, Any]) -> str:
@@ -199,19 +202,23 @@ async def _round(a: ServedHost, b: ServedHost, server: PostgresServer, conversat
                   for thread, event in zip(threads, started)]
         await asyncio.gather(*(event.wait() for event in started))
         stop = asyncio.Event()
-        reads = asyncio.create_task(_reads(http, [a.url, b.url], threads, figures, stop))
+        readers = [asyncio.create_task(_reads(http, [a.url, b.url][n % 2:] + [a.url, b.url][:n % 2],
+                                              threads, figures, stop)) for n in range(READERS)]
         await asyncio.to_thread(server.halt)
         deadline = time.monotonic() + 30
+        # Every other thread gets its second turn during the restart; the others' first turns are
+        # left to finish, and their replies must be stored whole.
         seconds = [asyncio.create_task(_second_turn(http, b.url, thread, figures, deadline))
-                   for thread in threads]
+                   for thread in threads[::2]]
         await asyncio.to_thread(server.resume)
         first_streams = await asyncio.gather(*firsts)
         second_streams = await asyncio.gather(*seconds)
         stop.set()
-        await reads
+        await asyncio.gather(*readers)
         figures.streams += len(first_streams) + sum(s is not None for s in second_streams)
         figures.broken += sum(not s.complete for s in first_streams)
         figures.broken += sum(s is not None and not s.complete for s in second_streams)
+        figures.finished += sum(first.finished for first in first_streams)
         for thread, first in zip(threads, first_streams):
             after = await _items(http, b.url, thread)
             ids = {item["id"] for item in after}
@@ -271,7 +278,8 @@ def main() -> int:
         server.stop()
     tracebacks = {replica: log.count("Traceback") for replica, log in logs.items()}
     cancelled = {replica: log.count("outcome=cancelled") for replica, log in logs.items()}
-    print(f"rounds (PostgreSQL restarts): {args.rounds}; streams: {figures.streams}; "
+    print(f"rounds (PostgreSQL restarts): {args.rounds}; streams: {figures.streams} "
+          f"({figures.finished} first turns finished normally); "
           f"second turns taken: {figures.second_turns_taken}, gave up: {figures.second_turns_refused}; "
           f"reads: {figures.requests} ({figures.answered_503} answered 503)")
     print(f"interleaved turns: {figures.interleaved}; broken HTTP responses: {figures.broken}; "

@@ -25,8 +25,7 @@ from .urls import CONFIG_KEY, redact, redacted_url, url_problem
 
 __all__ = ["CONFIG_KEY", "SUPPORTED_URLS", "engine_for_url", "redacted_url"]
 
-SUPPORTED_URLS = tuple(url for name in ("sqlite", "memory", "postgresql")
-                       for url in BACKENDS[name].example_urls)
+SUPPORTED_URLS = tuple(url for backend in BACKENDS.values() for url in backend.example_urls)
 
 
 def engine_for_url(url: str, *, base_dir: Path | None = None) -> AsyncEngine:

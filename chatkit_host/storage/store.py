@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import ConfigError, ConfigProblem
 
-from .backends import backend_of
+from .backends import Backend, backend_of
 from .engine import CONFIG_KEY, engine_for_url, redacted_url
 from .fences import FENCE, check_fence
 from .leases import ThreadLeases
@@ -135,6 +135,11 @@ class SQLStore(Store[RequestContext]):
     def engine(self) -> AsyncEngine:
         """The engine the store runs on."""
         return self._engine
+
+    @property
+    def backend(self) -> Backend:
+        """The backend of the store's database (`backends/`): its dialect's INSERT, its leases."""
+        return self._backend
 
     def leases(self) -> ThreadLeases:
         """Thread leases (turn locks) on this store's database, across every process sharing it."""
@@ -510,9 +515,9 @@ class SQLStore(Store[RequestContext]):
     async def write_transaction(self, body: Callable[[Connection], T]) -> T:
         """``body(connection)`` in a write transaction queued with the store's own writes (on a
         SQLite file, on its one writer thread): for state kept beside the store's tables, which
-        would otherwise wait in SQLite's busy handler behind them. Never fenced: the turn locks
-        keep their own rows with it."""
-        return await self._run(body, write=True)
+        would otherwise wait in SQLite's busy handler behind them. Fenced like the store's own
+        writes during a turn (the turn locks take and drop their rows outside the turn's fence)."""
+        return await self._write(body)
 
     # --- plumbing -----------------------------------------------------------------------------
 

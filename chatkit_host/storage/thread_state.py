@@ -45,7 +45,7 @@ async def save_thread_state(store: SQLStore, thread_id: str, state: dict[str, An
             _THREADS.c.id == thread_id, _THREADS.c.user_id == context.user_id))
         if owned is None:
             return False
-        insert = _upsert(connection)(_STATE).values(**values)
+        insert = store.backend.insert(_STATE).values(**values)
         connection.execute(insert.on_conflict_do_update(
             index_elements=[_STATE.c.thread_id],
             set_={"data": insert.excluded.data, "updated_at": insert.excluded.updated_at}))
@@ -53,11 +53,3 @@ async def save_thread_state(store: SQLStore, thread_id: str, state: dict[str, An
 
     if not await store.write_transaction(write):
         raise NotFoundError(f"Thread {thread_id} not found")
-
-
-def _upsert(connection: Connection) -> Any:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert

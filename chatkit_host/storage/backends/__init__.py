@@ -12,9 +12,8 @@ from . import memory, postgresql, sqlite
 from .base import Backend, TransactionRunner
 
 BACKENDS: dict[str, Backend] = {
-    # memory:// is SQLite too: it goes first, so it claims its engines before sqlite does.
-    "memory": memory.BACKEND,
     "sqlite": sqlite.BACKEND,
+    "memory": memory.BACKEND,
     "postgresql": postgresql.BACKEND,
 }
 
