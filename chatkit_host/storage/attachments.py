@@ -32,6 +32,7 @@ from chatkit_host.errors import Refusal
 from chatkit_host.storage.sniff import accepted, sniff, stored_type
 from chatkit_host.storage.files import FileStorage, UrlSigner, owner_key
 from chatkit_host.storage.store import SQLStore, new_id
+from chatkit_host.storage.url_keys import signing_key
 
 PREVIEWABLE = ("image/png", "image/jpeg", "image/gif", "image/webp")
 """Image types shown with a preview (and sent to models as images)."""
@@ -47,8 +48,10 @@ class HostAttachments(AttachmentStore[RequestContext]):
         self.store = store
 
     @classmethod
-    def open(cls, config: FilesConfig, base_dir: Path, config_path: Path, store: SQLStore) -> HostAttachments:
-        return cls(config, FileStorage.open(config, base_dir), UrlSigner.for_config(config, config_path), store)
+    def open(cls, config: FilesConfig, base_dir: Path, store_url: str, store: SQLStore) -> HostAttachments:
+        """Raises `ConfigError` for storage that cannot open or a missing `files.secret`."""
+        signer = UrlSigner(signing_key(config, store_url, base_dir), config.preview_ttl_seconds)
+        return cls(config, FileStorage.open(config, base_dir), signer, store)
 
     # --- the SDK's AttachmentStore -------------------------------------------------------------
 
