@@ -116,6 +116,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         workers = workers or server.workers
         _refuse_open_host_without_auth(runtime, host)
         _refuse_missing_credentials(runtime)
+        _refuse_unsigned_files(runtime, workers)
         _refuse_unusable_address(host, port)
         app = create_app(Host(runtime), reload=reload) if workers == 1 else None
     # One line format for the whole log, uvicorn's lines included (its own set-up is off:
@@ -283,6 +284,17 @@ def _refuse_unusable_address(host: str, port: int) -> None:
             reason = f"cannot listen on {host}:{port}: {error.strerror or error}"
             hint = "check --host (or server.host): it must be an address of this machine"
         err().print(f"Error: {reason} (hint: {hint})", markup=False)
+        sys.exit(1)
+
+
+def _refuse_unsigned_files(runtime: Runtime, workers: int) -> None:
+    from chatkit_host.storage import url_keys
+
+    config = runtime.config
+    reason = url_keys.without_secret(config.files, config.store.url, workers) if config.files else None
+    if reason is not None:
+        problem = runtime.loaded.problem(("files", "secret"), url_keys.not_set(reason), url_keys.HINT)
+        err().print(f"Error: {problem.render(Path.cwd())}", soft_wrap=True, markup=False)
         sys.exit(1)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from chatkit_host.auth import Authenticator
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.protocol.server import HostServer
+from chatkit_host.storage import url_keys
 from chatkit_host.storage.attachments import HostAttachments
 from chatkit_host.storage.store import SQLStore, open_store
 from chatkit_host.protocol.turns import TurnLocks, turn_locks_for
@@ -55,10 +56,12 @@ class Host:
 
     async def start(self) -> None:
         loaded = self.runtime.loaded
-        self._store = await open_store(loaded.config.store.url, base_dir=loaded.base_dir)
         files = loaded.config.files
+        if files is not None and (unsigned := url_keys.refusal(files, loaded.config.store.url)):
+            raise unsigned  # before the store opens: nothing to close
+        self._store = await open_store(loaded.config.store.url, base_dir=loaded.base_dir)
         if files is not None:
-            self.attachments = HostAttachments.open(files, loaded.base_dir, loaded.path, self._store)
+            self.attachments = HostAttachments.open(files, loaded.base_dir, loaded.config.store.url, self._store)
         self._server = HostServer(self._store, lambda: self.runtime, self.attachments)
         self._turns = turn_locks_for(self._store, loaded.config.server)
 

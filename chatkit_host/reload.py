@@ -49,6 +49,11 @@ database and recordings (`.log`, `.db`, `.jsonl`) change all the time while serv
 IGNORED_PARTS = frozenset({"__pycache__", "node_modules"})
 RESTART_SECTIONS = ("server", "store", "files")
 """Sections read once, at start: the app's routes and the store and file storage it opened."""
+GUARDED_SETTINGS = (("auth",), ("server", "host"), ("server", "public_without_auth"), ("server", "cors"),
+                    ("files", "secret"))
+"""Who may call and from where, and the key of signed links (#18). A reload never changes them:
+an edit that does is refused as a whole, so a save cannot open a running host (bearer to
+`auth: none` on a public address) past the checks `serve` makes at start."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,10 @@ class ConfigWatcher:
             logger.exception("reloading %s failed", self.path)
             self._refuse([f"{self.path.name}: cannot reload: {type(error).__name__}: {error}"])
             return False
+        guarded = self._guarded_changes(runtime)
+        if guarded:
+            self._refuse(guarded)
+            return False
         if runtime.version == current.version and self.host.last_error is None:
             # A touched file, an unrelated file in the folder: nothing to announce. Still put the
             # fresh build in force: the one serving may have read a file just before a save that
@@ -204,6 +213,18 @@ class ConfigWatcher:
         logger.error("the configuration is not reloaded (%d problem(s)); version %s keeps serving",
                      len(lines), self.host.runtime.version)
 
+    def _guarded_changes(self, runtime: Runtime) -> list[str]:
+        """A line for each guarded setting that differs from those the process started with."""
+        lines = []
+        for key_path in GUARDED_SETTINGS:
+            if _setting(self.first.config, key_path) != _setting(runtime.config, key_path):
+                key = ".".join(key_path)
+                problem = runtime.loaded.problem(
+                    key_path, f"changed: {key} is not changed by a reload; restart the host to apply it",
+                    "until then the settings it started with stay in force")
+                lines.append(problem.render(runtime.loaded.base_dir))
+        return lines
+
     def _restart_needed(self, runtime: Runtime) -> list[str]:
         """What differs from the configuration the process started with and a swap cannot change."""
         first, new = self.first.config, runtime.config
@@ -224,6 +245,12 @@ class ConfigWatcher:
                 logger.warning("%s", note)
                 self._imported_notes.append(note)
                 self.host.restart_needed = [*self.host.restart_needed, note]
+
+
+def _setting(config: object, key_path: tuple[str, ...]) -> object:
+    for key in key_path:
+        config = getattr(config, key, None)
+    return config
 
 
 def _load_and_build(path: Path, files: frozenset[Path]) -> Runtime:

@@ -265,6 +265,33 @@ async def test_an_unreachable_cdn_is_said_plainly(tmp_path: Path) -> None:
                       "The host itself is running.")
 
 
+HOSTILE = ["<!--<script>", "</script><script>window.injected = 1</script>", "a & b > c", "line\u2028end\u2029"]
+
+
+async def test_markup_in_client_strings_neither_stops_nor_enters_the_pages_script(tmp_path: Path) -> None:
+    config = playground_config("")
+    config["client"]["start_screen"] = {"greeting": HOSTILE[0], "prompts": [
+        {"label": text, "prompt": text} for text in HOSTILE[1:]]}
+    with static_files({"chatkit.js": STAND_IN}) as assets:
+        config["client"]["playground"]["script_url"] = f"{assets}/chatkit.js"
+        project = write_project(tmp_path / "project", config).parent
+        with serve(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
+            page = httpx.get(f"{host.base}/").text
+            socket, browser = await open_page(port, f"{host.base}/")
+            try:
+                screen = json.loads(await browser.until(
+                    "window.standIn && window.standIn.options"
+                    " && JSON.stringify(window.standIn.options.startScreen)", "the page set the options"))
+                injected = await browser.eval("window.injected === undefined")
+            finally:
+                await socket.close()
+    assert screen == {"greeting": HOSTILE[0], "prompts": [{"label": t, "prompt": t} for t in HOSTILE[1:]]}
+    assert injected
+    embedded = page.split('<script id="playground-data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert not any(c in embedded for c in "<>&\u2028\u2029")
+    assert json.loads(embedded)["options"]["startScreen"] == screen
+
+
 async def test_on_by_default_only_without_auth_and_configurable(tmp_path: Path) -> None:
     async def status_of(config: dict[str, Any], path: str = "/") -> tuple[int, str]:
         project = write_project(tmp_path / str(len(list(tmp_path.iterdir()))), config)

@@ -69,8 +69,9 @@ class FilesConfig(_Strict):
     preview URLs are signed anew whenever a thread or item is read."""
     secret: str | None = Field(None, min_length=16)
     """Key that signs preview and upload URLs; use `${CHATKIT_FILES_SECRET}`. Every replica must
-    share it. Without one, a key is derived from the configuration file's path (fine for one
-    process on one machine, not for several replicas)."""
+    share it. Without one, the host makes a random key and keeps it in `files.secret` beside a
+    SQLite database (mode 0600); it refuses to serve a PostgreSQL store, non-local files or
+    several workers without one."""
     route: str = Field("/files", pattern=r"^/[\w./-]*[\w-]$")
     """URL path prefix of the upload, download and preview endpoints."""
     public_url: str | None = Field(None, pattern=r"^https?://[^/\s]+(/[^\s]*)?$")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from chatkit.store import NotFoundError
 from chatkit.types import (
+    AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
     ClientToolCallItem,
@@ -72,6 +73,13 @@ async def admit(request: ChatKitReq, runtime: Runtime, store: SQLStore, context:
     bound(request, runtime.config.files)
     await check(request, store, context)
     await check_declared(request, runtime, store, context)
+
+
+def check_files(request: ChatKitReq, takes_files: bool) -> None:
+    """Refuse (501) an upload announcement to a host without a `files` section: the SDK would fail
+    with a 500 after the request was accepted."""
+    if isinstance(request, AttachmentsCreateReq) and not takes_files:
+        raise Refusal(501, "not_supported", "this host takes no attachments (no `files` section in chatkit.yaml)")
 
 
 async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -> None:

@@ -9,6 +9,7 @@ not even the metadata of a two-phase `attachments.create`.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ from chatkit_host.errors import Refusal
 from chatkit_host.storage.sniff import accepted, sniff, stored_type
 from chatkit_host.storage.files import FileStorage, UrlSigner, owner_key
 from chatkit_host.storage.store import SQLStore, new_id
+from chatkit_host.storage import upload_claims
+from chatkit_host.storage.url_keys import signing_key
+
+logger = logging.getLogger("chatkit_host.storage.attachments")
 
 PREVIEWABLE = ("image/png", "image/jpeg", "image/gif", "image/webp")
 """Image types shown with a preview (and sent to models as images)."""
@@ -47,8 +52,10 @@ class HostAttachments(AttachmentStore[RequestContext]):
         self.store = store
 
     @classmethod
-    def open(cls, config: FilesConfig, base_dir: Path, config_path: Path, store: SQLStore) -> HostAttachments:
-        return cls(config, FileStorage.open(config, base_dir), UrlSigner.for_config(config, config_path), store)
+    def open(cls, config: FilesConfig, base_dir: Path, store_url: str, store: SQLStore) -> HostAttachments:
+        """Raises `ConfigError` for storage that cannot open or a missing `files.secret`."""
+        signer = UrlSigner(signing_key(config, store_url, base_dir), config.preview_ttl_seconds)
+        return cls(config, FileStorage.open(config, base_dir), signer, store)
 
     # --- the SDK's AttachmentStore -------------------------------------------------------------
 
@@ -65,9 +72,9 @@ class HostAttachments(AttachmentStore[RequestContext]):
         self.check_size(input.size)
         self.check_declared_type(input.mime_type)
         ident = self.generate_attachment_id(input.mime_type, context)
-        # The upload URL is a capability for this user and this id: it carries the (signed) user
-        # id, so the bytes land in the right folder without the client resending its token.
-        query = self.signer.query("upload", context.user_id, ident)
+        # The upload URL is a capability for this user and this id: it carries the (signed) owner
+        # key, so the bytes land in the right folder without the client resending its token.
+        query = self.signer.query("upload", owner_key(context.user_id), ident)
         descriptor = AttachmentUploadDescriptor(
             url=f"{self.base_url(context)}{self.config.route}/{ident}/upload?{query}", method="POST"
         )
@@ -88,23 +95,38 @@ class HostAttachments(AttachmentStore[RequestContext]):
         await self._store_bytes_then_metadata(attachment, data, context)
         return attachment
 
-    async def upload_announced(self, ident: str, user_id: str, data: bytes, base_url: str) -> Attachment:
-        """Two-phase upload, phase two: the bytes for an attachment created with `upload_url`.
+    async def upload_announced(self, ident: str, owner: str, data: bytes, base_url: str) -> Attachment:
+        """Two-phase upload, phase two: the bytes for an attachment created with `upload_url`
+        (``owner``: the `owner_key` its signed link names). The first upload claims the link.
 
         A refused upload also removes the announced attachment: nothing is left behind.
         """
+        announced, user_id = await upload_claims.claim(self.store, ident, owner)
         context = RequestContext(user_id=user_id, base_url=base_url)
-        announced = await self.store.load_attachment(ident, context)
-        if announced.upload_descriptor is None:
-            raise Refusal(409, "already_uploaded", "this attachment's file was uploaded already")
         try:
             mime_type = self.check_bytes(announced.mime_type, data)
+            if isinstance(announced, ImageAttachment) and mime_type not in PREVIEWABLE:
+                # The client shows an announced image by its preview: bytes that are no image
+                # must not be stored under that promise.
+                raise Refusal(415, "type_mismatch", f"the file's content is {mime_type}, but it was "
+                              f"announced as {announced.mime_type}")
         except Refusal:
             await self.store.delete_attachment(ident, context)
             raise
         attachment = self._attachment(ident, announced.name, mime_type, context, None)
-        await self._store_bytes_then_metadata(attachment, data, context)
+        try:
+            await self._store_bytes_then_metadata(attachment, data, context)
+        except Exception:
+            await self._release(announced, context)
+            raise
         return attachment
+
+    async def _release(self, announced: Attachment, context: RequestContext) -> None:
+        """Give a claimed link back after a failed upload, so the client may try it again."""
+        try:
+            await self.store.save_attachment(announced, context)
+        except Exception as error:  # the store is down too: the link stays used, a retry gets 409
+            logger.warning("could not release the upload link of %s: %s", announced.id, type(error).__name__)
 
     async def _store_bytes_then_metadata(self, attachment: Attachment, data: bytes,
                                          context: RequestContext) -> None:

@@ -111,14 +111,8 @@ class UrlSigner:
     """
 
     secret: bytes
+    """The key (see `storage.url_keys`: `files.secret`, or one the host keeps to itself)."""
     ttl: int
-
-    @classmethod
-    def for_config(cls, config: FilesConfig, config_path: Path) -> UrlSigner:
-        # Without a configured secret the key is derived from what every process on this
-        # machine shares (the config path); replicas elsewhere need `files.secret`.
-        secret = config.secret or f"chatkit-host:{config_path}:{config.url}"
-        return cls(hashlib.sha256(secret.encode()).digest(), config.preview_ttl_seconds)
 
     def signature(self, purpose: str, owner: str, ident: str, expires: int) -> str:
         message = f"{purpose}\x00{owner}\x00{ident}\x00{expires}".encode()

@@ -73,6 +73,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         require_json(request)
         parsed = preflight.parse(await request.body())
         note_request(parsed, caller.user_id)  # for the request's log line and metrics
+        preflight.check_files(parsed, host.attachments is not None)
         await preflight.admit(parsed, host.runtime, host.store, caller)
         await faults.probe(parsed, host.store)
         async with host.turns.turn(

@@ -2,10 +2,10 @@
 
 Under `files.route` (default `/files`):
 
-- `POST /files` (bearer auth as for ChatKit): a direct upload, multipart field `file`; answers the
-  attachment JSON ChatKit.js expects.
+- `POST /files` (bearer auth as for ChatKit): a direct upload, multipart field `file` (anything
+  else: 415); answers the attachment JSON ChatKit.js expects.
 - `POST|PUT /files/{id}/upload?o&e&s`: the signed URL `attachments.create` hands out (two-phase);
-  multipart `file` or the raw bytes.
+  multipart `file` or the raw bytes; the first upload claims it (`storage.upload_claims`).
 - `GET /files/{id}` (bearer auth): the owner's download. Anyone else gets 404.
 - `GET /files/{id}/preview?o&e&s`: a signed, expiring link for `<img src>` (no auth header needed).
 
@@ -54,7 +54,7 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
 
     @post(base, status_code=200, request_max_body_size=limit, exception_handlers=outages)
     async def direct_upload(request: Request, caller: Caller) -> Response:
-        name, declared, data = await _received_file(request)
+        name, declared, data = await _received_file(request, raw=False)
         attachment = await attachments().upload_direct(name, declared, data, caller)
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
 
@@ -63,12 +63,12 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
     async def announced_upload(request: Request) -> Response:
         attachment_id = request.path_params["attachment_id"]
         store = attachments()
-        user_id = store.signer.verify("upload", attachment_id, dict(request.query_params))
-        if user_id is None:
+        owner = store.signer.verify("upload", attachment_id, dict(request.query_params))
+        if owner is None:
             raise Refusal(403, "link_expired", "this upload link is invalid or has expired")
-        _, _, data = await _received_file(request)
+        _, _, data = await _received_file(request, raw=True)
         try:
-            attachment = await store.upload_announced(attachment_id, user_id, data, _base_url(request))
+            attachment = await store.upload_announced(attachment_id, owner, data, _base_url(request))
         except NotFoundError:
             raise Refusal(404, "not_found", f"attachment {attachment_id} not found") from None
         return Response(attachment.model_dump(mode="json", context={"exclude_metadata": True}))
@@ -103,8 +103,10 @@ def upload_routes(host: Host) -> list[HTTPRouteHandler]:
     return [direct_upload, announced_upload, download, preview]
 
 
-async def _received_file(request: Request) -> tuple[str, str, bytes]:
-    """(name, declared type, bytes) from multipart field `file`, or from a raw body."""
+async def _received_file(request: Request, raw: bool) -> tuple[str, str, bytes]:
+    """(name, declared type, bytes) from multipart field `file`, or (``raw``) from a raw body."""
+    if not raw and request.content_type[0] != "multipart/form-data":
+        raise Refusal(415, "unsupported_media_type", "send the file as multipart/form-data, field 'file'")
     try:
         if request.content_type[0] == "multipart/form-data":
             form = await request.form()

@@ -91,6 +91,11 @@ class SQLiteBackend(Backend):
 BACKEND = SQLiteBackend()
 
 
+def database_file(url: str, base_dir: Path | None) -> Path:
+    """The database file a ``sqlite://`` URL names (relative ones under ``base_dir``)."""
+    return _sqlite_path(url.partition("://")[2], base_dir)
+
+
 def _sqlite_path(rest: str, base_dir: Path | None) -> Path:
     """The database file of ``sqlite://<rest>``; ``rest`` keeps the slash after ``//``."""
     if not rest.startswith("/") or rest == "/":

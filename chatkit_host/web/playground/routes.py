@@ -47,11 +47,22 @@ def render_page(config: ChatKitConfig) -> str:
         "scriptUrl": client.playground.script_url,
         "needsToken": config.auth.mode != "none",
     }
-    # `</` inside a JSON string would end the <script> element early.
-    embedded = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    embedded = script_json(data)
     title = (client.header.title if client.header and client.header.title else "chatkit-host playground")
     template = Template((resources.files(__package__) / "page.html").read_text(encoding="utf-8"))
     return template.substitute(title=_escape(title), data=embedded)
+
+
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(data: object) -> str:
+    """``data`` as JSON that is inert inside a <script> element: no `<`, `>` or `&` at all (so no
+    `</script>`, and no `<!--<script>`, which makes the HTML parser swallow the rest of the page),
+    nor U+2028/U+2029 (line ends to older JavaScript parsers). The escapes are JSON, so
+    `JSON.parse` gives back the same strings."""
+    return json.dumps(data, ensure_ascii=False).translate(_SCRIPT_SAFE)
 
 
 def _escape(text: str) -> str:
