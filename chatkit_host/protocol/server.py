@@ -44,6 +44,7 @@ from chatkit_host.storage.attachments import HostAttachments, process_with_files
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.protocol.stream_ids import FreshItemIds
 from chatkit_host.protocol.turn_watch import watch_turn
+from chatkit_host.protocol.workflow_turn import workflow_turn
 from chatkit_host.runtime.usage import USAGE_HOOKS
 
 logger = logging.getLogger("chatkit_host.protocol.server")
@@ -96,6 +97,10 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         runtime = self._runtime()
+        if runtime.config.entry_workflow is not None:  # the entry is a workflow (#16)
+            async for event in workflow_turn(self, runtime, thread, input_user_message, context):
+                yield event
+            return
         agent = self._agent_for(thread, runtime)
         agent_context = await runtime.turn_context(self.store, thread, context)
         result = await self._start_run(agent, runtime, agent_context, context)

@@ -45,6 +45,7 @@ from chatkit_host.runtime.state import ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.context import RequestContext
+from chatkit_host.runtime.workflows import Workflow, build_workflows
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class Runtime:
     """`state.context`, compiled: the line about the state the model reads every turn."""
     warnings: tuple[ConfigProblem, ...] = ()
     """What is likely a mistake but does not stop the host (`validate` and `serve` print them)."""
+    workflows: Mapping[str, Workflow] = field(default_factory=dict)
+    """The `workflows` section, ready to run (runtime/workflows/)."""
 
     @property
     def config(self) -> ChatKitConfig:
@@ -153,6 +156,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
                              loaded.config.state, loaded.config.effects),
         tracing=build_tracing(loaded), entities=entities, state_context=state_context,
         warnings=tuple(scripted_call_problems(agents)),
+        workflows=build_workflows(loaded.config.workflows, agents),
     )
 
 

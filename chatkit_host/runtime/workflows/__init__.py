@@ -1,0 +1,7 @@
+"""Workflows at run time: the `workflows` section built into graphs (`graph`), run turn by turn
+(`run`), with their progress shown as ChatKit workflow items (`progress`)."""
+
+from chatkit_host.runtime.workflows.graph import Workflow, build_workflows
+from chatkit_host.runtime.workflows.run import WorkflowFailed, WorkflowTurn, run_workflow
+
+__all__ = ["Workflow", "WorkflowFailed", "WorkflowTurn", "build_workflows", "run_workflow"]
