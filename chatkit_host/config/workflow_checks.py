@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
 from chatkit_host.config.expressions import VARIABLES, ExpressionError, parse
 from chatkit_host.config.checking import ProblemAt, suggest
 from chatkit_host.config.positions import KeyPath
 from chatkit_host.config.workflows import WorkflowConfig, WorkflowNode
 from chatkit_host.errors import ConfigProblem
+
+_TEMPLATES = SandboxedEnvironment()
 
 if TYPE_CHECKING:
     from chatkit_host.config.models import ChatKitConfig
@@ -58,15 +65,29 @@ def _names(workflow: WorkflowConfig, config: ChatKitConfig, at: _At, suggest: Ca
         if node.agent is not None and node.agent not in config.agents:
             problems.append(at(("nodes", name, "agent"), f"unknown agent '{node.agent}'",
                                suggest(node.agent, config.agents, "known agents")))
-        if node.output is not None and node.output.get("type", "object") != "object":
-            problems.append(at(("nodes", name, "output"), "an output schema describes an object",
-                               "give it `type: object` and `properties`"))
+        if node.output is not None:
+            problems += _schema_problems(node.output, at, ("nodes", name, "output"))
+        if node.end is not None and node.end.message is not None:
+            try:
+                _TEMPLATES.parse(node.end.message)
+            except TemplateSyntaxError as error:
+                problems.append(at(("nodes", name, "end", "message"), f"template does not parse: {error.message}"))
     reached = _reachable(workflow, workflow.first if workflow.first in workflow.nodes else None)
     for name in workflow.nodes:
         if name not in reached and workflow.first in workflow.nodes:
             problems.append(at(("nodes", name), f"node '{name}' is never reached from '{workflow.first}'",
                                "point a `next`, `then`, `else` or `do` at it, or remove it"))
     return problems
+
+
+def _schema_problems(schema: dict[str, Any], at: _At, path: KeyPath) -> list[ConfigProblem]:
+    if schema.get("type", "object") != "object":
+        return [at(path, "an output schema describes an object", "give it `type: object` and `properties`")]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        return [at((*path, *error.absolute_path), f"not a valid JSON Schema: {error.message}")]
+    return []
 
 
 def _reachable(workflow: WorkflowConfig, start: str | None) -> set[str]:
