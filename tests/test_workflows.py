@@ -103,3 +103,26 @@ async def test_a_failing_expression_ends_the_turn_with_an_error_not_a_traceback(
         turn = await client.create_thread("hello")
         assert [e["message"] for e in turn.errors] == ["Sorry, this conversation could not go on. Please try again."]
         assert turn.assistant_text == ""
+
+
+async def test_a_reload_mid_turn_leaves_the_running_workflow_on_its_graph(tmp_path: Path) -> None:
+    from chatkit_host.config.loader import load_config
+    from chatkit_host.runtime.build import build_runtime
+    from chatkit_host.testing import Turn, user_input
+
+    slow = {**CLASSIFIER_SCRIPTS["classifier"], "stream": "word", "delay_ms": 30}
+    path = write_workflow_project(tmp_path, classifier_config(), {**CLASSIFIER_SCRIPTS, "classifier": slow})
+    changed = classifier_config()
+    branches = changed["workflows"]["support"]["nodes"]["route"]["if"]
+    branches[0]["then"], branches[1]["then"] = "bill", "book"  # bookings go to billing now
+    async with serving(path) as (host, client):
+        events: list[dict[str, Any]] = []
+        async for event in client.events("threads.create", {"input": user_input("book a flight")}):
+            events.append(event)
+            if event["type"] == "thread.item.added" and event["item"]["type"] == "workflow" and len(events) < 10:
+                assert not Turn(events).assistant_text  # the turn is under way, nothing answered yet
+                write_workflow_project(tmp_path, changed, {**CLASSIFIER_SCRIPTS, "classifier": slow})
+                host.swap(build_runtime(load_config(path, environ={})))
+        assert Turn(events).assistant_text == "Booking agent: your flight is held."  # the graph it began with
+        after = await client.create_thread("book a flight")
+        assert after.assistant_text == "Billing agent: the invoice is on its way."
