@@ -103,3 +103,12 @@ workflows:
         "chatkit.yaml:11:31: workflows.support.nodes.done.end.message: template does not parse: unexpected "
         "end of template, expected 'end of print statement'.",
     ]
+
+
+def test_a_workflow_tool_names_a_declared_workflow(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, """\
+tools: { ask: { workflow: suport } }
+workflows: { support: { nodes: { a: { agent: writer } } } }
+""")
+    assert errors == ["chatkit.yaml:7:27: tools.ask.workflow: unknown workflow 'suport' "
+                      "(hint: did you mean 'support'?)"]

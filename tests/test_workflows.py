@@ -126,3 +126,23 @@ async def test_a_reload_mid_turn_leaves_the_running_workflow_on_its_graph(tmp_pa
         assert Turn(events).assistant_text == "Booking agent: your flight is held."  # the graph it began with
         after = await client.create_thread("book a flight")
         assert after.assistant_text == "Billing agent: the invoice is on its way."
+
+
+async def test_an_agent_calls_a_workflow_as_a_tool(tmp_path: Path) -> None:
+    config = classifier_config()
+    config["agents"]["frontdesk"] = {"instructions": "Greet, then ask support.", "model": "frontdesk/model",
+                                     "tools": ["ask_support"]}
+    config["tools"] = {"ask_support": {"workflow": "support"}}
+    config["entry"] = "frontdesk"
+    scripts = {**CLASSIFIER_SCRIPTS, "frontdesk": {"replies": [{"steps": [
+        {"call": "ask_support", "arguments": {"input": "{{ user_text }}"}},
+        {"say": "Front desk: {{ tool_output }}"}]}], "stream": "whole"}}
+    async with serving(write_workflow_project(tmp_path, config, scripts)) as (_, client):
+        turn = await client.create_thread("where is my invoice?")
+        assert turn.errors == []
+        assert turn.assistant_text == "Front desk: Billing agent: the invoice is on its way."
+        # The workflow's own steps and replies stay inside the tool call.
+        assert [i["type"] for i in (await client.list_items(turn.thread_id))["data"]] == [
+            "user_message", "assistant_message"]
+    calls = recorded_calls(tmp_path)
+    assert texts(calls[1]["input"]) == ["where is my invoice?"]  # the classifier sees the tool's input only

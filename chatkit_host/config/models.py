@@ -257,6 +257,9 @@ class ToolConfig(Strict):
     the tool's arguments (the widget's jsonSchema is the parameter schema)."""
     form: str | None = None
     """Name of a form from `forms`: the agent asks it and the run waits for the user's answers."""
+    workflow: str | None = None
+    """Name of a workflow from `workflows`: the agent runs it on the text it passes (`input`) and
+    gets back what the workflow would have shown the user."""
     description: str | None = None
     """Overrides the function's docstring as the description the model sees."""
     progress: str | None = None

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 def check_workflows(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
     """Every problem of every workflow, and of names shared between workflows and agents."""
     problems: list[ConfigProblem] = []
+    for name, tool in config.tools.items():
+        if tool.workflow is not None and tool.workflow not in config.workflows:
+            problems.append(problem(("tools", name, "workflow"), f"unknown workflow '{tool.workflow}'",
+                                    suggest(tool.workflow, config.workflows, "known workflows",
+                                            "no workflows are declared")))
     for name, workflow in config.workflows.items():
         at = _At(("workflows", name), problem)
         if name in config.agents:

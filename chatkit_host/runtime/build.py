@@ -45,7 +45,7 @@ from chatkit_host.runtime.state import ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.context import RequestContext
-from chatkit_host.runtime.workflows import Workflow, build_workflows
+from chatkit_host.runtime.workflows import Workflow, build_workflows, wire_workflow_tools
 
 
 @dataclass(frozen=True)
@@ -148,15 +148,18 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     problems += app_problems(loaded)
     if problems:
         raise ConfigError(problems)
+    model_provider = HostModelProvider(providers, loaded.config.models.default, window)
+    workflows = build_workflows(loaded.config.workflows, agents)
+    wire_workflow_tools(agents, loaded.config, workflows, RunConfig(model_provider=model_provider))
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
-        model_provider=HostModelProvider(providers, loaded.config.models.default, window),
+        model_provider=model_provider,
         widgets=widgets, forms=forms,
         actions=ActionRoutes(loaded.config.actions, counted_tools(_callable(tools)), widgets, forms,
                              loaded.config.state, loaded.config.effects),
         tracing=build_tracing(loaded), entities=entities, state_context=state_context,
         warnings=tuple(scripted_call_problems(agents)),
-        workflows=build_workflows(loaded.config.workflows, agents),
+        workflows=workflows,
     )
 
 

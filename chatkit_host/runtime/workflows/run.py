@@ -61,6 +61,8 @@ class WorkflowTurn:
     run_config: RunConfig
     converter: Callable[[Agent], ResponseStreamConverter]
     """The stream converter for an agent's run (generated images, …)."""
+    record: bool = True
+    """Keep the nodes that ran in the thread's metadata (not for a workflow an agent calls)."""
 
     def new_id(self, kind: str) -> str:
         return self.store.generate_item_id(kind, self.thread, self.request_context)  # type: ignore[arg-type]
@@ -95,7 +97,8 @@ class _Run:
                 if len(self.path) >= MAX_STEPS:
                     raise WorkflowFailed(f"ran {MAX_STEPS} nodes in one turn")
                 self.path.append(name)
-                self.turn.thread.metadata[RAN] = {"name": self.workflow.name, "nodes": list(self.path)}
+                if self.turn.record:
+                    self.turn.thread.metadata[RAN] = {"name": self.workflow.name, "nodes": list(self.path)}
                 node = self.workflow.config.nodes[name]
                 if node.agent is not None:
                     async for event in self.agent(name, node):
