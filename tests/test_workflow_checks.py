@@ -80,7 +80,7 @@ workflows:
         "chatkit.yaml:10:7: workflows.support.nodes.loop: a `while` node needs `max` (the most rounds) "
         "and `do` (the loop's first node)",
         "chatkit.yaml:11:7: workflows.support.nodes.write: a node has exactly one of agent, if, while, "
-        "set_state, transform, end (got agent, end)",
+        "set_state, transform, approval, end (got agent, end)",
     ]
 
 

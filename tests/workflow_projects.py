@@ -99,3 +99,30 @@ REVIEW_SCRIPTS = {
     "reviewer": {"replies": [{"when": ["easy"], "steps": [{"say": '{"verdict": "approve"}'}]},
                              {"steps": [{"say": '{"verdict": "revise"}'}]}]},
 }
+
+
+def refund_config() -> dict[str, Any]:
+    """A refund that needs the user's approval: approve pays, reject says so."""
+    return {
+        "agents": {
+            "assessor": {"instructions": "Decide the refund.", "model": "assessor/model"},
+            "payer": {"instructions": "Pay the refund.", "model": "payer/model"},
+        },
+        "entry": "refund",
+        "workflows": {"refund": {"state": {"asked": 0}, "nodes": {
+            "assess": {"agent": "assessor", "next": "count", "output": {
+                "type": "object", "required": ["amount"], "properties": {"amount": {"type": "integer"}}}},
+            "count": {"set_state": {"asked": "state.asked + 1"}, "next": "confirm"},
+            "confirm": {"approval": {"question": "Refund {{ outputs.assess.amount }} EUR?",
+                                     "approve": "pay", "reject": "declined"}},
+            "pay": {"agent": "payer"},
+            "declined": {"end": {"message": "No refund then ({{ outputs.assess.amount }} EUR kept, "
+                                            "asked {{ state.asked }} time(s))."}},
+        }}},
+    }
+
+
+REFUND_SCRIPTS = {
+    "assessor": say('{"amount": 40}'),
+    "payer": say("Payer: 40 EUR are on their way."),
+}

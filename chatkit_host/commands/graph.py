@@ -74,7 +74,7 @@ def _lines(config: ChatKitConfig) -> Iterator[str]:
 
 
 _SHAPES = {"agent": '[["{}"]]', "if": '{{"{}"}}', "while": '{{{{"{}"}}}}', "set_state": '["{}"]',
-           "transform": '[/"{}"/]', "end": '(["{}"])'}
+           "transform": '[/"{}"/]', "approval": '[("{}")]', "end": '(["{}"])'}
 """Mermaid node shape per node kind: agents as subroutines, branches as diamonds, loops as hexagons."""
 
 
@@ -88,7 +88,7 @@ def _workflow_lines(name: str, workflow: WorkflowConfig, entry: bool) -> Iterato
         kind = node.kind
         detail = {"agent": f"agent {node.agent}", "while": f"while {node.while_}, max {node.max}",
                   "set_state": "set " + ", ".join(node.set_state or {}),
-                  "transform": "transform", "if": "if", "end": "end"}[kind]
+                  "transform": "transform", "if": "if", "approval": "approval", "end": "end"}[kind]
         start = " (start)" if node_name == workflow.first else ""
         text = _label(f"{node_name}{start}<br/><small>{detail}</small>")
         yield f"    {_node_id(name, node_name)}{_SHAPES[kind].format(text)}"
@@ -99,6 +99,9 @@ def _workflow_lines(name: str, workflow: WorkflowConfig, entry: bool) -> Iterato
             yield f'  {here} -->|"{_label(branch.when)}"| {_node_id(name, branch.then)}'
         if node.else_ is not None:
             yield f'  {here} -->|"else"| {_node_id(name, node.else_)}'
+        if node.approval is not None:
+            yield f'  {here} -->|"approve"| {_node_id(name, node.approval.approve)}'
+            yield f'  {here} -->|"reject"| {_node_id(name, node.approval.reject)}'
         if node.do is not None:
             yield f'  {here} -->|"do"| {_node_id(name, node.do)}'
         if node.next is not None:

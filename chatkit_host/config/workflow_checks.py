@@ -72,11 +72,13 @@ def _names(workflow: WorkflowConfig, config: ChatKitConfig, at: _At, suggest: Ca
                                suggest(node.agent, config.agents, "known agents")))
         if node.output is not None:
             problems += _schema_problems(node.output, at, ("nodes", name, "output"))
-        if node.end is not None and node.end.message is not None:
+        templates = [(("end", "message"), node.end.message if node.end else None),
+                     (("approval", "question"), node.approval.question if node.approval else None)]
+        for path, text in templates:
             try:
-                _TEMPLATES.parse(node.end.message)
+                _TEMPLATES.parse(text or "")
             except TemplateSyntaxError as error:
-                problems.append(at(("nodes", name, "end", "message"), f"template does not parse: {error.message}"))
+                problems.append(at(("nodes", name, *path), f"template does not parse: {error.message}"))
     reached = _reachable(workflow, workflow.first if workflow.first in workflow.nodes else None)
     for name in workflow.nodes:
         if name not in reached and workflow.first in workflow.nodes:

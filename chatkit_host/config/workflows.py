@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-NODE_KINDS = ("agent", "if", "while", "set_state", "transform", "end")
+NODE_KINDS = ("agent", "if", "while", "set_state", "transform", "approval", "end")
 """The keys that say what a node is; a node has exactly one."""
 
 _KIND_OPTIONS = {"output": "agent", "show": "agent", "else": "if", "max": "while", "do": "while"}
@@ -44,9 +44,22 @@ class EndNode(_Strict):
     `output`, e.g. `Your ticket is {{ outputs.file.id }}.` Omit to end without a word."""
 
 
+class ApprovalNode(_Strict):
+    """Ask the user to approve or reject; the run waits for the answer (across restarts and
+    replicas: the paused run is kept with the thread) and goes on at `approve` or `reject`."""
+
+    question: str = Field(min_length=1)
+    """What the user is asked: a jinja2 template over `input_as_text`, `state`, `outputs` and
+    `output`, e.g. `Refund {{ outputs.refund.amount }} EUR?`"""
+    approve: str
+    """The node to run when the user approves."""
+    reject: str
+    """The node to run when the user rejects (or dismisses the question)."""
+
+
 class WorkflowNode(_Strict):
     """One step of a workflow. Exactly one of `agent`, `if`, `while`, `set_state`, `transform`,
-    `end` says what it does."""
+    `approval`, `end` says what it does."""
 
     agent: str | None = None
     """Run this agent on the conversation so far (the thread's history, the user's message and the
@@ -80,6 +93,8 @@ class WorkflowNode(_Strict):
     transform: dict[str, str] | None = None
     """Key → CEL expression: an object this node outputs (`outputs.NODE.KEY`), e.g. to reshape an
     agent's output for the nodes after it."""
+    approval: ApprovalNode | None = None
+    """Ask the user to approve or reject before the run goes on."""
     end: EndNode | None = None
     """End the workflow, optionally with a message for the user."""
     next: str | None = None
@@ -108,9 +123,9 @@ class WorkflowNode(_Strict):
                 raise ValueError(f"`{option}` belongs to `{owner}` nodes, not `{kind}` nodes")
         if kind == "while" and (self.max is None or self.do is None):
             raise ValueError("a `while` node needs `max` (the most rounds) and `do` (the loop's first node)")
-        if kind in ("if", "end") and self.next is not None:
+        if kind in ("if", "end", "approval") and self.next is not None:
             raise ValueError(f"an `{kind}` node has no `next`"
-                             + (": its branches say where to go" if kind == "if" else ""))
+                             + (": its branches say where to go" if kind in ("if", "approval") else ""))
         return self
 
     def targets(self) -> list[tuple[tuple[str | int, ...], str]]:
@@ -118,6 +133,8 @@ class WorkflowNode(_Strict):
         found: list[tuple[tuple[str | int, ...], str]] = []
         for index, branch in enumerate(self.if_ or []):
             found.append((("if", index, "then"), branch.then))
+        if self.approval is not None:
+            found += [(("approval", "approve"), self.approval.approve), (("approval", "reject"), self.approval.reject)]
         for key in ("else", "do", "next"):
             if (target := self.value_of(key)) is not None:
                 found.append(((key,), target))

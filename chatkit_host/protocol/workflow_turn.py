@@ -18,6 +18,7 @@ from chatkit_host.protocol.turn_watch import watch_turn
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.runtime.hosted_tools import image_converter
 from chatkit_host.runtime.workflows import WorkflowFailed, WorkflowTurn, run_workflow
+from chatkit_host.runtime.workflows.approval import take_resumption
 
 if TYPE_CHECKING:
     from chatkit_host.protocol.server import HostServer
@@ -35,6 +36,7 @@ async def workflow_turn(
     workflow = runtime.workflows[runtime.config.entry_workflow or ""]
     converter = runtime.converter.for_request(server._attachment_input, context)
     items = await server._history(thread, runtime, context)
+    resume = take_resumption(thread, items, workflow)  # an answered approval: go on where it stopped
     # Progress items show the user the steps; the next turn's agents read what the export's
     # bookkeeping would give them — messages and tool calls, not a narration of the steps.
     items = [item for item in items if not (isinstance(item, WorkflowItem) and item.workflow.type == "custom")]
@@ -45,7 +47,7 @@ async def workflow_turn(
         converter=lambda agent: image_converter(server.attachments, runtime, agent, context),
     )
     ids = FreshItemIds(lambda: server.store.generate_item_id("message", thread, context))
-    events = watch_turn(ids.rewrite(run_workflow(workflow, turn)), runtime, Agent(name=workflow.name),
+    events = watch_turn(ids.rewrite(run_workflow(workflow, turn, resume)), runtime, Agent(name=workflow.name),
                         thread, message)
     try:
         async for event in events:

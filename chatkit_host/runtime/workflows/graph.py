@@ -65,7 +65,7 @@ class Workflow:
     expressions: Mapping[tuple[str, str], Expression] = field(default_factory=dict)
     """(node, key) → parsed expression; keys are `if.N`, `while`, `set_state.VAR`, `transform.KEY`."""
     messages: Mapping[str, jinja2.Template] = field(default_factory=dict)
-    """End node → its message template."""
+    """End node → its message template; approval node → its question."""
 
 
 def build_workflows(config: Mapping[str, WorkflowConfig], agents: Mapping[str, Agent]) -> dict[str, Workflow]:
@@ -91,4 +91,6 @@ def _build(name: str, config: WorkflowConfig, agents: Mapping[str, Agent]) -> Wo
                 expressions[(node_name, f"{key}.{var}")] = parse(text)
         if node.end is not None and node.end.message is not None:
             messages[node_name] = _MESSAGES.from_string(node.end.message)
+        if node.approval is not None:
+            messages[node_name] = _MESSAGES.from_string(node.approval.question)
     return Workflow(name, config, node_agents, expressions, messages)

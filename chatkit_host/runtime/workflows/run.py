@@ -32,6 +32,7 @@ from chatkit.types import (
 from chatkit_host.config.expressions import ExpressionError
 from chatkit_host.config.workflows import WorkflowNode
 from chatkit_host.runtime.usage import USAGE_HOOKS
+from chatkit_host.runtime.workflows.approval import Resumption, approval_item, pause
 from chatkit_host.runtime.workflows.graph import Workflow
 from chatkit_host.runtime.workflows.progress import Progress
 
@@ -68,10 +69,16 @@ class WorkflowTurn:
         return self.store.generate_item_id(kind, self.thread, self.request_context)  # type: ignore[arg-type]
 
 
-async def run_workflow(workflow: Workflow, turn: WorkflowTurn) -> AsyncIterator[ThreadStreamEvent]:
-    """Run `workflow` for one turn, streaming what the user sees and the workflow's progress."""
+async def run_workflow(workflow: Workflow, turn: WorkflowTurn,
+                       resume: Resumption | None = None) -> AsyncIterator[ThreadStreamEvent]:
+    """Run `workflow` for one turn, streaming what the user sees and the workflow's progress;
+    with `resume`, go on from the approval a paused run asked."""
     run = _Run(workflow, turn)
-    async for event in run.events():
+    start = workflow.config.first
+    if resume is not None:
+        run.restore(resume.record)
+        start = resume.node
+    async for event in run.events(start):
         yield event
 
 
@@ -83,15 +90,28 @@ class _Run:
         self.output: Any = None
         self.rounds: dict[str, int] = {}
         self.path: list[str] = []
+        self.added: list[Any] = []
+        """Items this run's agents added to the conversation (the export's `new_items`)."""
         self.progress = Progress(turn.thread.id, lambda: turn.new_id("workflow"))
+
+    def snapshot(self, node: str, item_id: str) -> dict[str, Any]:
+        return {"workflow": self.workflow.name, "node": node, "item_id": item_id, "state": self.state,
+                "outputs": self.outputs, "output": self.output, "rounds": self.rounds, "path": self.path,
+                "added": self.added, "user_text": self.turn.user_text}
+
+    def restore(self, record: dict[str, Any]) -> None:
+        self.state, self.outputs, self.output = record["state"], record["outputs"], record["output"]
+        self.rounds, self.path, self.added = record["rounds"], record["path"], record["added"]
+        self.turn.user_text = record["user_text"]
+        self.turn.history = [*self.turn.history, *self.added]
 
     @property
     def variables(self) -> dict[str, Any]:
         return {"input_as_text": self.turn.user_text, "state": self.state, "outputs": self.outputs,
                 "output": self.output}
 
-    async def events(self) -> AsyncIterator[ThreadStreamEvent]:
-        name: str | None = self.workflow.config.first
+    async def events(self, start: str) -> AsyncIterator[ThreadStreamEvent]:
+        name: str | None = start
         try:
             while name is not None:
                 if len(self.path) >= MAX_STEPS:
@@ -104,6 +124,10 @@ class _Run:
                     async for event in self.agent(name, node):
                         yield event
                     name = node.next
+                elif node.approval is not None:
+                    for event in self.ask(name):
+                        yield event
+                    return  # the run waits for the answer (approval.py)
                 else:
                     name, events = self.step(name, node)
                     for event in events:
@@ -154,6 +178,14 @@ class _Run:
         )
         return [*self.progress.close(), ThreadItemDoneEvent(item=item)]
 
+    def ask(self, name: str) -> list[ThreadStreamEvent]:
+        if not self.turn.record:
+            raise WorkflowFailed(f"node '{name}' asks for approval, which a workflow called as a tool cannot")
+        question = self.workflow.messages[name].render(self.variables)
+        item = approval_item(self.turn.new_id("message"), self.turn.thread.id, question)
+        pause(self.turn.thread, self.snapshot(name, item.id))
+        return [*self.progress.close(), ThreadItemDoneEvent(item=item)]
+
     async def agent(self, name: str, node: WorkflowNode) -> AsyncIterator[ThreadStreamEvent]:
         agent = self.workflow.agents[name]
         shown = node.show if node.show is not None else node.output is None
@@ -177,7 +209,9 @@ class _Run:
         except BaseException:
             result.cancel()  # stop means stop: no more model or tool calls
             raise
-        turn.history = [*turn.history, *(item.to_input_item() for item in result.new_items)]
+        new_items = [item.to_input_item() for item in result.new_items]
+        self.added += new_items
+        turn.history = [*turn.history, *new_items]
         self.output = self.outputs[name] = result.final_output
         if task is not None:
             for event in self.progress.finish(task):
