@@ -45,7 +45,7 @@ from chatkit_host.runtime.state import ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.context import RequestContext
-from chatkit_host.runtime.workflows import Workflow, build_workflows, wire_workflow_tools
+from chatkit_host.runtime.workflows import Workflow, bind_workflow_tools, build_workflows
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,9 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         agent.model = coalescing(agent.model, window)
     wire_tool_kinds(agents, loaded.config, loaded.base_dir)
     problems += image_storage_problems(loaded, agents)
+    model_provider = HostModelProvider(providers, loaded.config.models.default, window)
+    workflows: dict[str, Workflow] = {}  # filled once every agent is final; workflow tools read it when called
+    bind_workflow_tools(agents, workflows, RunConfig(model_provider=model_provider))
     problems += auth_problems(loaded)
     attach_guardrails(loaded, agents, problems)
     count_tool_calls(agents, loaded.config.agents)
@@ -148,9 +151,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     problems += app_problems(loaded)
     if problems:
         raise ConfigError(problems)
-    model_provider = HostModelProvider(providers, loaded.config.models.default, window)
-    workflows = build_workflows(loaded.config.workflows, agents)
-    wire_workflow_tools(agents, loaded.config, workflows, RunConfig(model_provider=model_provider))
+    workflows.update(build_workflows(loaded.config.workflows, agents))
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
         model_provider=model_provider,

@@ -4,6 +4,6 @@ as a tool (`tools`)."""
 
 from chatkit_host.runtime.workflows.graph import Workflow, build_workflows
 from chatkit_host.runtime.workflows.run import WorkflowFailed, WorkflowTurn, run_workflow
-from chatkit_host.runtime.workflows.tools import wire_workflow_tools
+from chatkit_host.runtime.workflows.tools import bind_workflow_tools
 
-__all__ = ["Workflow", "WorkflowFailed", "WorkflowTurn", "build_workflows", "run_workflow", "wire_workflow_tools"]
+__all__ = ["Workflow", "WorkflowFailed", "WorkflowTurn", "bind_workflow_tools", "build_workflows", "run_workflow"]
