@@ -146,3 +146,13 @@ async def test_an_agent_calls_a_workflow_as_a_tool(tmp_path: Path) -> None:
             "user_message", "assistant_message"]
     calls = recorded_calls(tmp_path)
     assert texts(calls[1]["input"]) == ["where is my invoice?"]  # the classifier sees the tool's input only
+
+
+async def test_workflow_agents_read_the_threads_state_like_any_agent(tmp_path: Path) -> None:
+    config = {**classifier_config(), "state": {"properties": {"plan": "string?"},
+                                               "context": "The user's plan: {{ state.plan or 'none' }}."}}
+    async with serving(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as (_, client):
+        turn = await client.create_thread("book a flight")
+        assert turn.assistant_text == "Booking agent: your flight is held."
+    for call in recorded_calls(tmp_path):  # the classifier's and the booking agent's
+        assert texts(call["input"])[0] == "The user's plan: none."

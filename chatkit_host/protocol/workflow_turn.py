@@ -17,6 +17,7 @@ from chatkit_host.protocol.stream_ids import FreshItemIds
 from chatkit_host.protocol.turn_watch import watch_turn
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.runtime.hosted_tools import image_converter
+from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.runtime.workflows import WorkflowFailed, WorkflowTurn, run_workflow
 from chatkit_host.runtime.workflows.approval import take_resumption
 
@@ -40,11 +41,16 @@ async def workflow_turn(
     # Progress items show the user the steps; the next turn's agents read what the export's
     # bookkeeping would give them — messages and tool calls, not a narration of the steps.
     items = [item for item in items if not (isinstance(item, WorkflowItem) and item.workflow.type == "custom")]
-    history = await converter.to_agent_input(items)
+    # One read of the thread's state for the whole turn; each agent run gets a context sharing it.
+    shared = await runtime.turn_context(server.store, thread, context)
+    history = [*runtime.state_input(shared), *await converter.to_agent_input(items)]
     turn = WorkflowTurn(
         thread=thread, store=server.store, request_context=context, history=history,
         user_text=_text(message), run_config=runtime.run_config(thread.id),
         converter=lambda agent: image_converter(server.attachments, runtime, agent, context),
+        # A new context per run, not a copy: a copy would share the event queue the SDK closes.
+        new_context=lambda: TurnContext(thread=thread, store=server.store, request_context=context,
+                                        state=shared.state),
     )
     ids = FreshItemIds(lambda: server.store.generate_item_id("message", thread, context))
     events = watch_turn(ids.rewrite(run_workflow(workflow, turn, resume)), runtime, Agent(name=workflow.name),

@@ -64,6 +64,9 @@ class WorkflowTurn:
     """The stream converter for an agent's run (generated images, …)."""
     record: bool = True
     """Keep the nodes that ran in the thread's metadata (not for a workflow an agent calls)."""
+    new_context: Callable[[], AgentContext[Any]] | None = None
+    """A fresh agent context for each agent run (the host's, sharing the thread's state); the
+    SDK's plain one when None."""
 
     def new_id(self, kind: str) -> str:
         return self.store.generate_item_id(kind, self.thread, self.request_context)  # type: ignore[arg-type]
@@ -198,7 +201,8 @@ class _Run:
             for event in events:
                 yield event
         turn = self.turn
-        context = AgentContext(thread=turn.thread, store=turn.store, request_context=turn.request_context)
+        context = turn.new_context() if turn.new_context is not None else AgentContext(
+            thread=turn.thread, store=turn.store, request_context=turn.request_context)
         result = Runner.run_streamed(agent, list(turn.history), context=context,
                                      run_config=turn.run_config, hooks=USAGE_HOOKS)
         hidden: set[str] = set()
