@@ -112,3 +112,20 @@ workflows: { support: { nodes: { a: { agent: writer } } } }
 """)
     assert errors == ["chatkit.yaml:7:27: tools.ask.workflow: unknown workflow 'suport' "
                       "(hint: did you mean 'support'?)"]
+
+
+def test_a_tool_approval_is_always_never_or_a_condition_on_a_kind_the_host_runs(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, """\
+tools:
+  a: { python: "./t.py:a", approval: "amount > 1" }
+  b: { python: "./t.py:b", approval: "arguments.amount >" }
+  c: { hosted: web_search, approval: always }
+workflows: { support: { nodes: { a: { agent: writer } } } }
+""")
+    assert errors == [
+        "chatkit.yaml:8:38: tools.a.approval: unknown name 'amount' (hint: a condition reads `arguments`)",
+        "chatkit.yaml:9:38: tools.b.approval: neither always, never nor a condition that parses: "
+        "arguments.amount > ^ (hint: e.g. `arguments.amount > 100`)",
+        "chatkit.yaml:10:38: tools.c.approval: a hosted tool cannot wait for approval "
+        "(hint: approval works with python, http, agent, workflow tools)",
+    ]

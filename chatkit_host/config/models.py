@@ -265,6 +265,10 @@ class ToolConfig(Strict):
     progress: str | None = None
     """A line shown to the user while the tool runs: a template over the tool's arguments and
     `state`, e.g. `Searching for {{ query }}…`."""
+    approval: str | None = None
+    """Ask the user before each call: `always`, `never`, or a CEL condition over the call's
+    `arguments` (e.g. `arguments.amount > 100`). The run waits for the answer; a rejected call
+    reaches the model as a tool output saying so."""
     stop_after: bool = False
     """End the agent's run once this tool ran, so the model does not speak again after it (a
     widget that says it all)."""

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def check_workflows(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
     """Every problem of every workflow, and of names shared between workflows and agents."""
-    problems: list[ConfigProblem] = []
+    problems: list[ConfigProblem] = check_tool_approvals(config, problem)
     for name, tool in config.tools.items():
         if tool.workflow is not None and tool.workflow not in config.workflows:
             problems.append(problem(("tools", name, "workflow"), f"unknown workflow '{tool.workflow}'",
@@ -44,6 +44,34 @@ def check_workflows(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigPro
         problems += _loops(workflow, at)
         problems += _expressions(workflow, at, suggest)
         problems += _unresolved(workflow, at)
+    return problems
+
+
+APPROVAL_KINDS = ("python", "http", "agent", "workflow")
+"""Tool kinds whose calls the host runs, so it can hold them for the user's approval."""
+
+
+def check_tool_approvals(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
+    """`tools.NAME.approval` is `always`, `never` or a condition over `arguments`, on a kind the
+    host runs itself."""
+    problems: list[ConfigProblem] = []
+    for name, tool in config.tools.items():
+        if tool.approval is None:
+            continue
+        at = ("tools", name, "approval")
+        if tool.kind not in APPROVAL_KINDS:
+            problems.append(problem(at, f"a {tool.kind} tool cannot wait for approval",
+                                    f"approval works with {', '.join(APPROVAL_KINDS)} tools"))
+        elif tool.approval not in ("always", "never"):
+            try:
+                expression = parse(tool.approval)
+            except ExpressionError as error:
+                problems.append(problem(at, f"neither always, never nor a condition that parses: {error}",
+                                        "e.g. `arguments.amount > 100`"))
+                continue
+            for chain in expression.paths:
+                if chain[0] != "arguments":
+                    problems.append(problem(at, f"unknown name '{chain[0]}'", "a condition reads `arguments`"))
     return problems
 
 

@@ -45,6 +45,7 @@ from chatkit_host.runtime.state import ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.context import RequestContext
+from chatkit_host.runtime.tool_approvals import require_approvals
 from chatkit_host.runtime.workflows import Workflow, bind_workflow_tools, build_workflows
 
 
@@ -146,6 +147,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     problems += auth_problems(loaded)
     attach_guardrails(loaded, agents, problems)
     count_tool_calls(agents, loaded.config.agents)
+    require_approvals(agents, loaded.config.tools)
     entities = build_entities(loaded, widgets, problems)
     state_context = _state_context(loaded, problems)
     problems += app_problems(loaded)
