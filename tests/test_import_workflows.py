@@ -107,11 +107,13 @@ async def test_a_typed_context_agent_and_a_guardrail_call_fail_validate_until_ac
     code, errors = _cli("validate", "-c", str(path), cwd=tmp_path)
     assert code == 1
     lines = [line for line in errors.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 3
-    assert lines[1].startswith("Error: project/chatkit.yaml:")
+    assert len(lines) == 2  # the Jailbreak check, and what the code did when it tripped
+    assert lines[0].startswith("Error: project/chatkit.yaml:")
     assert "workflows.workflow.unresolved[1]: not translated: guarded_workflow.py:44: results = await " \
-           "run_guardrails(" in lines[1]
-    assert lines[1].endswith("(hint: handle it, then delete this entry or set `acknowledged: true`)")
+           "run_guardrails(" in lines[0]
+    assert "(Jailbreak) not translated" in lines[0]
+    assert lines[0].endswith("(hint: handle it, then delete this entry or set `acknowledged: true`)")
+    assert "unresolved[2]: not translated: guarded_workflow.py:45: if any(" in lines[1]
 
     for item in config["workflows"]["workflow"]["unresolved"]:
         item["acknowledged"] = True
@@ -133,3 +135,65 @@ def test_common_spellings_of_an_agent_are_read(tmp_path: Path, spelling: str) ->
     assert code == 0, output
     config: dict[str, Any] = yaml.safe_load((tmp_path / "out" / "chatkit.yaml").read_text())
     assert config["agents"] == {"a": {"instructions": "agents/a.md"}}
+
+
+def test_guardrails_package_checks_become_host_guardrails_where_there_is_one(tmp_path: Path) -> None:
+    module = tmp_path / "exported.py"
+    module.write_text('''
+from agents import Agent, Runner
+from guardrails.runtime import instantiate_guardrails, load_config_bundle, run_guardrails
+
+CONFIG = {"guardrails": [{"name": "Moderation", "config": {"categories": ["hate", "violence"]}},
+                         {"name": "Contains PII", "config": {"entities": ["CREDIT_CARD"]}}]}
+
+first = Agent(name="First", instructions="One.")
+second = Agent(name="Second", instructions="Two.")
+
+
+async def run_and_apply_guardrails(text, config):
+    return await run_guardrails(None, text, "text/plain", instantiate_guardrails(load_config_bundle(config)))
+
+
+async def run_workflow(workflow_input):
+    workflow = workflow_input.model_dump()
+    checked = await run_and_apply_guardrails(workflow["input_as_text"], CONFIG)
+    if checked["has_tripwire"]:
+        return checked["fail_output"]
+    one = await Runner.run(first, input=workflow["input_as_text"])
+    two = await Runner.run(second, input=workflow["input_as_text"])
+''')
+    code, output = _cli("import", "agents-sdk", str(module), "--out", "out", cwd=tmp_path)
+    assert code == 0, output
+    config = yaml.safe_load((tmp_path / "out" / "chatkit.yaml").read_text())
+    assert config["agents"]["first"]["guardrails"] == {"input": [{"moderation": {"categories": ["hate", "violence"]}}]}
+    unresolved = config["workflows"]["workflow"]["unresolved"]
+    assert [(item["source"], item.get("acknowledged", False)) for item in unresolved] == [
+        ("exported.py:18", False),  # Contains PII has no equivalent
+        ("exported.py:19", False),  # so what the code does when it trips is left to you
+        ("exported.py:21", False), ("exported.py:22", False),  # input= is the text, not the history
+    ]
+    assert "guardrails Contains PII have no chatkit.yaml equivalent" in unresolved[0]["what"]
+
+
+def test_a_pipeline_translated_in_full_needs_no_acknowledgement(tmp_path: Path) -> None:
+    module = tmp_path / "exported.py"
+    module.write_text(
+        "from agents import Agent, Runner\n"
+        "from guardrails.runtime import instantiate_guardrails, load_config_bundle, run_guardrails\n"
+        "CONFIG = {'guardrails': [{'name': 'Moderation', 'config': {}}]}\n"
+        "first = Agent(name='First', instructions='One.')\n"
+        "second = Agent(name='Second', instructions='Two.')\n"
+        "async def run_workflow(workflow_input):\n"
+        "    conversation_history = []\n"
+        "    pipeline = instantiate_guardrails(load_config_bundle(CONFIG))\n"
+        "    results = await run_guardrails(None, 'x', 'text/plain', pipeline)\n"
+        "    if any(r.tripwire_triggered for r in results):\n"
+        "        return {'output_text': 'no'}\n"
+        "    one = await Runner.run(first, input=[*conversation_history])\n"
+        "    two = await Runner.run(second, input=[*conversation_history])\n"
+    )
+    code, output = _cli("import", "agents-sdk", str(module), "--out", "out", cwd=tmp_path)
+    assert code == 0 and "Everything translated." in output, output
+    config = yaml.safe_load((tmp_path / "out" / "chatkit.yaml").read_text())
+    assert config["agents"]["first"]["guardrails"] == {"input": [{"moderation": {}}]}
+    assert all(item["acknowledged"] for item in config["workflows"]["workflow"]["unresolved"])

@@ -43,12 +43,15 @@ class Flow:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     unresolved: list[dict[str, Any]] = field(default_factory=list)
+    input_checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Agent key → host guardrail checks translated from the `guardrails` package's pipeline."""
     agent_nodes: int = 0
     """How many agent runs it has: one, and nothing else, is better served as a plain entry agent."""
 
     @property
     def is_plain_run(self) -> bool:
-        return self.agent_nodes <= 1 and all("agent" in node for node in self.nodes.values())
+        return self.agent_nodes <= 1 and all("agent" in node for node in self.nodes.values()) \
+            and not self.input_checks and not any(not item.get("acknowledged") for item in self.unresolved)
 
     def config(self) -> dict[str, Any]:
         return {**({"state": self.state} if self.state else {}), "nodes": self.nodes,
@@ -79,6 +82,12 @@ class _FlowReader:
         self.results: dict[str, tuple[str, str]] = {}
         """Local variable → (node, "parsed" | "text" | "run"): what `x.final_output` or `x["output_parsed"]` read."""
         self.loops: list[_Loop] = []
+        self.pending_checks: list[dict[str, Any]] = []
+        """Checks of a guardrails call made before any agent ran: the first agent gets them."""
+        self.pipelines: dict[str, list[dict[str, Any]]] = {}
+        """Variables holding a set-up guardrails pipeline → its checks."""
+        self.guardrail_results: dict[str, bool] = {}
+        """Variables holding a guardrails call's result → whether every check of it was translated."""
 
     # -- statements -------------------------------------------------------------------------
 
@@ -95,6 +104,10 @@ class _FlowReader:
             ast.Assign: self.assign, ast.AnnAssign: self.assign, ast.AugAssign: self.aug_assign,
             ast.Expr: self.expression,
         }
+        if self.calls_guardrails(node) and not isinstance(node, (ast.If, ast.While, ast.For, ast.With, ast.AsyncWith)):
+            return self.guardrails_call(node, exits)
+        if isinstance(node, ast.If) and self.guardrail_trip(node):
+            return exits
         handler = handlers.get(type(node))
         if handler is None:
             return self.unresolved(node, exits, "not translated")
@@ -170,6 +183,9 @@ class _FlowReader:
         if agent.output_schema is not None:
             node["output"] = agent.output_schema
         name = self.add(_node_name(var, key), node, exits)
+        if self.pending_checks and self.flow.agent_nodes == 0:
+            self.flow.input_checks.setdefault(key, []).extend(self.pending_checks)
+            self.pending_checks = []
         self.flow.agent_nodes += 1
         if var is not None:
             self.results[var] = (name, "run")
@@ -263,12 +279,68 @@ class _FlowReader:
         self.note(node, why, acknowledged=False)
         return exits
 
+    # -- guardrails package ---------------------------------------------------------------
+
+    def calls_guardrails(self, node: ast.AST) -> bool:
+        return bool({_name(call.func) for call in ast.walk(node) if isinstance(call, ast.Call)}
+                    & self.module.guardrail_names)
+
+    def guardrails_call(self, node: ast.stmt, exits: list[Exit]) -> list[Exit]:
+        """A call into the `guardrails` package: its pipeline's checks become the first agent's
+        input guardrails where chatkit.yaml has the check; the rest are listed."""
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        checks = [check for name in names for check in self.pipeline(name)]
+        target = None
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            first = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            target = first.id if isinstance(first, ast.Name) else None
+        if not any(isinstance(n, ast.Await) for n in ast.walk(node)) and target is not None and checks:
+            self.pipelines[target] = checks  # `guardrails = instantiate_guardrails(load_config_bundle(CONFIG))`
+            self.note(node, "sets up the guardrails pipeline; its checks are translated where it runs",
+                      acknowledged=True)
+            return exits
+        mapped = [translated for check in checks if (translated := _host_check(check)) is not None]
+        missing = [str(check.get("name")) for check in checks if _host_check(check) is None]
+        if target is not None:
+            self.guardrail_results[target] = bool(checks) and not missing and not self.flow.agent_nodes
+        if not checks:
+            return self.unresolved(node, exits, "a check from the guardrails package whose pipeline the import "
+                                   "cannot read — declare the checks under the agents' `guardrails`")
+        listed = ", ".join(str(check.get("name")) for check in checks)
+        if self.flow.agent_nodes or not mapped:
+            where = "it runs after an agent" if self.flow.agent_nodes else "chatkit.yaml has none of its checks"
+            return self.unresolved(node, exits, f"a check from the guardrails package ({listed}) not translated: "
+                                   f"{where} — add `python` checks under the agents' `guardrails`, or keep it in code")
+        self.pending_checks += mapped
+        if missing:
+            self.note(node, f"guardrails {', '.join(missing)} have no chatkit.yaml equivalent (the others became the "
+                      "first agent's `guardrails.input`) — add a `python` check for them, or keep them in code")
+        else:
+            self.note(node, f"guardrails {listed} → the first agent's `guardrails.input`", acknowledged=True)
+        return exits
+
+    def pipeline(self, name: str) -> list[dict[str, Any]]:
+        """The checks of a pipeline config constant, or of a variable set up from one."""
+        if name in self.pipelines:
+            return self.pipelines[name]
+        config = self.module.dicts.get(name, {})
+        checks = config.get("guardrails") if isinstance(config, dict) else None
+        return [check for check in checks if isinstance(check, dict)] if isinstance(checks, list) else []
+
+    def guardrail_trip(self, node: ast.If) -> bool:
+        """`if <guardrails result tripped>: return …`: the host ends a turn whose check trips with
+        the guardrails' message. Translated (listed as done) when every check of that call was."""
+        read = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)} & set(self.guardrail_results)
+        if not read or node.orelse or not all(isinstance(s, (ast.Return, ast.Expr, ast.Assign)) for s in node.body):
+            return False
+        done = all(self.guardrail_results[var] for var in read)
+        self.note(node, "a tripped check ends the turn with `guardrails.message`" if done else
+                  "what happens when a check trips: the host ends the turn with `guardrails.message`",
+                  acknowledged=done)
+        return True
+
     def note(self, node: ast.AST, why: str, acknowledged: bool = False) -> None:
         line = getattr(node, "lineno", 0)
-        called = {_name(call.func) for call in ast.walk(node) if isinstance(call, ast.Call)}
-        if called & self.module.guardrail_names and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            why = ("a check from the guardrails package, not translated — declare the check under the agents' "
-                   "`guardrails` (docs/observability.md), or keep it in code")
         text = ast.get_source_segment("\n".join(self.module.source_lines), node) or ""  # type: ignore[arg-type]
         first = text.strip().splitlines()[0] if text.strip() else ""
         self.flow.unresolved.append({
@@ -374,6 +446,15 @@ class _FlowReader:
 
 
 _NO_VALUE = object()
+
+
+def _host_check(check: dict[str, Any]) -> dict[str, Any] | None:
+    """A `guardrails` package check as a chatkit.yaml guardrail check, when there is one."""
+    config = check.get("config") if isinstance(check.get("config"), dict) else {}
+    if check.get("name") == "Moderation":
+        categories = [str(c).lower() for c in config.get("categories", [])]
+        return {"moderation": {"categories": categories} if categories else {}}
+    return None
 
 
 def _cel_constant(value: Any) -> str:

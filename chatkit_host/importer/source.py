@@ -97,6 +97,8 @@ class ExportedModule:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Module-level pydantic models (`class X(BaseModel)`) → their JSON Schema, as far as read."""
     source_lines: list[str] = field(default_factory=list)
+    dicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Module-level dict literals by variable (a `guardrails` pipeline config, …)."""
     guardrail_names: set[str] = field(default_factory=set)
     """Names imported from the `guardrails` package (openai-guardrails), whose calls are checks."""
     gaps: list[Untranslated] = field(default_factory=list)
@@ -111,6 +113,7 @@ def read_module(path: Path) -> ExportedModule:
     for statement in tree.body:
         reader.statement(statement)
     reader.stray_agents(tree)
+    reader.guardrail_helpers(tree)
     return reader.module
 
 
@@ -136,6 +139,8 @@ class _Reader:
         text = literal_text(value, self.constants)
         if text is not None:
             self.constants[var] = text
+        elif isinstance(value, ast.Dict) and isinstance(literal := _literal(value), dict):
+            self.module.dicts[var] = literal  # e.g. a guardrails package config
         elif _called(value) == "Agent":
             assert isinstance(value, ast.Call)
             self.seen_agent_calls.add(id(value))
@@ -176,6 +181,18 @@ class _Reader:
         for keyword in call.keywords:
             _AgentKeyword(self, agent, gap).read(keyword)
         return agent
+
+    def guardrail_helpers(self, tree: ast.Module) -> None:
+        """Module functions that call the `guardrails` package (an export's `run_and_apply_guardrails`)
+        count as its calls too."""
+        functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for _ in range(len(functions)):  # helpers of helpers, up to any depth the module has
+            found = {f.name for f in functions if any(isinstance(c, ast.Call) and _name(c.func) in
+                                                      self.module.guardrail_names for c in ast.walk(f))}
+            found -= {runner.name for runner in self.module.runners}
+            if found <= self.module.guardrail_names:
+                return
+            self.module.guardrail_names |= found
 
     def stray_agents(self, tree: ast.Module) -> None:
         """`Agent(...)` calls the importer did not read (inside functions, in lists…)."""

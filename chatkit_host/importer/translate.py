@@ -69,6 +69,10 @@ def translate(module: ExportedModule, out_dir: Path, default_model: str) -> Tran
         keep = f"to keep it, serve the agent from the module (python: {reference}:{agent.var})"
         result.checklist += [_with_reason(item, f"chatkit.yaml has no such setting; left out — {keep}")
                              for item in agent.dropped]
+    for flow in flows:  # checks of the `guardrails` package's pipeline, run before the first agent
+        for key, checks in flow.input_checks.items():
+            guardrails = agents[key].setdefault("guardrails", {})
+            guardrails["input"] = [*guardrails.get("input", []), *checks]
     entry = _entry(module, keys)
     result.config = {
         "version": 1,
