@@ -96,31 +96,39 @@ async def test_a_write_review_loop_is_imported_with_its_maximum(tmp_path: Path) 
         assert tasks[-1] == "loop_line_27: stopped at its maximum after 3 round(s)"
 
 
-async def test_a_typed_context_agent_and_a_guardrail_call_fail_validate_until_acknowledged(tmp_path: Path) -> None:
+async def test_a_typed_context_agent_a_guardrail_call_and_an_approval(tmp_path: Path) -> None:
     path, output = _import(tmp_path, "guarded_workflow.py")
     config = yaml.safe_load(path.read_text())
     # `Agent[SupportContext](...)` agents are translated like any other.
     assert set(config["agents"]) == {"triage", "urgent_desk", "helpdesk"}
     assert all("python" not in agent for agent in config["agents"].values())
-    assert "guarded_workflow.py:44: run_workflow(): results = await run_guardrails(" in output
+    assert "guarded_workflow.py:49: run_workflow(): results = await run_guardrails(" in output
 
     code, errors = _cli("validate", "-c", str(path), cwd=tmp_path)
     assert code == 1
     lines = [line for line in errors.splitlines() if line.startswith("Error:")]
     assert len(lines) == 2  # the Jailbreak check, and what the code did when it tripped
     assert lines[0].startswith("Error: project/chatkit.yaml:")
-    assert "workflows.workflow.unresolved[1]: not translated: guarded_workflow.py:44: results = await " \
+    assert "workflows.workflow.unresolved[1]: not translated: guarded_workflow.py:49: results = await " \
            "run_guardrails(" in lines[0]
     assert "(Jailbreak) not translated" in lines[0]
     assert lines[0].endswith("(hint: handle it, then delete this entry or set `acknowledged: true`)")
-    assert "unresolved[2]: not translated: guarded_workflow.py:45: if any(" in lines[1]
+    assert "unresolved[2]: not translated: guarded_workflow.py:50: if any(" in lines[1]
 
     for item in config["workflows"]["workflow"]["unresolved"]:
         item["acknowledged"] = True
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     assert _cli("validate", "-c", str(path), cwd=tmp_path)[0] == 0
-    assert [reply for reply, _ in await _replies(path, "help me now", "a question")] == [
-        "urgent_desk answers.", "helpdesk answers."]
+    assert [reply for reply, _ in await _replies(path, "a question")] == ["helpdesk answers."]
+    async with serving(path) as (_, client):  # urgent: the human approval is asked, then each answer
+        for answer, reply in (("Approve", "urgent_desk answers."), ("Reject", "Understood: no page.")):
+            turn = await client.create_thread("help me now")
+            question = next(i for i in turn.items_done if i["type"] == "structured_input")
+            assert question["inputs"][0]["question"] == "Page the on-call team now?"
+            answered = await client.stream("threads.add_structured_input", {
+                "thread_id": turn.thread_id, "item_id": question["id"],
+                "input": {"status": "answered", "answers": {"approval": {"values": [answer]}}}})
+            assert answered.assistant_text == reply
 
 
 @pytest.mark.parametrize("spelling", [

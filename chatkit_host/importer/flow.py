@@ -191,7 +191,24 @@ class _FlowReader:
             self.results[var] = (name, "run")
         return [(name, ("next",))]
 
+    def approval(self, node: ast.If, exits: list[Exit]) -> list[Exit] | None:
+        """`if approval_request("Refund the order?"):` — a human approval — as an approval node."""
+        test = node.test.value if isinstance(node.test, ast.Await) else node.test
+        if not (isinstance(test, ast.Call) and "approv" in (_name(test.func) or "").lower() and test.args):
+            return None
+        question = ast.literal_eval(test.args[0]) if isinstance(test.args[0], ast.Constant) else None
+        if not isinstance(question, str):
+            return None
+        name = self.add(f"approval_line_{node.lineno}", {"approval": {"question": question, "approve": None,
+                                                                      "reject": None}}, exits)
+        self.note(node, "a human approval: asked in the chat with Approve and Reject (approval node "
+                  f"{name}); the function {_name(test.func)}() is not used", acknowledged=True)
+        out = self.block(node.body, [(name, ("approval", "approve"))])
+        return out + self.block(node.orelse, [(name, ("approval", "reject"))])
+
     def if_(self, node: ast.If, exits: list[Exit]) -> list[Exit]:
+        if (approved := self.approval(node, exits)) is not None:
+            return approved
         branches: list[tuple[str, list[ast.stmt]]] = []
         current: ast.If | None = node
         orelse: list[ast.stmt] = []
@@ -233,7 +250,12 @@ class _FlowReader:
 
     def return_(self, node: ast.Return, exits: list[Exit]) -> list[Exit]:
         # The function's return value is the export's report to its caller; in ChatKit the user
-        # has already seen the replies. A branch that returns at once still needs a node to name.
+        # has already seen the replies — unless it returns text of its own (`{"output_text": "…"}`),
+        # which becomes an end message. A branch that returns at once still needs a node to name.
+        text = _returned_text(node.value)
+        if text is not None and exits:
+            self.add(f"end_line_{node.lineno}", {"end": {"message": _as_template(text)}}, exits)
+            return []
         self.finish(exits)
         return []
 
@@ -265,7 +287,7 @@ class _FlowReader:
     def finish(self, exits: list[Exit]) -> None:
         """Branches still open at the function's end go to an `end` node (a `then` or `do` must
         name one); a `next` or `else` left out ends the workflow by itself."""
-        open_branches = [(name, path) for name, path in exits if path[-1] in ("then", "do")]
+        open_branches = [(name, path) for name, path in exits if path[-1] in ("then", "do", "approve", "reject")]
         if open_branches and "done" in self.flow.nodes and "end" in self.flow.nodes["done"]:
             self.link(open_branches, "done")
         elif open_branches:
@@ -446,6 +468,22 @@ class _FlowReader:
 
 
 _NO_VALUE = object()
+
+
+def _returned_text(value: ast.expr | None) -> str | None:
+    """`"text"` or `{"output_text": "text", …}`: text the export hands back as its answer."""
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    if isinstance(value, ast.Dict):
+        for key, item in zip(value.keys, value.values, strict=True):
+            if isinstance(key, ast.Constant) and key.value == "output_text":
+                return _returned_text(item)
+    return None
+
+
+def _as_template(text: str) -> str:
+    """`text` as a jinja2 template that renders to exactly it."""
+    return "{% raw %}" + text + "{% endraw %}" if any(m in text for m in ("{{", "{%", "{#")) else text
 
 
 def _host_check(check: dict[str, Any]) -> dict[str, Any] | None:
