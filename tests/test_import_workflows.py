@@ -72,7 +72,8 @@ async def test_a_classifier_with_three_branches_is_imported_and_each_branch_answ
     assert workflow["nodes"]["if_line_62"] == {"if": [
         {"when": 'outputs.classifier.category == "booking"', "then": "booking"},
         {"when": 'outputs.classifier.category == "billing"', "then": "billing"}], "else": "concierge"}
-    assert _cli("validate", "-c", str(path), cwd=tmp_path)[0] == 0
+    code, output = _cli("validate", "-c", str(path), cwd=tmp_path)
+    assert code == 0 and "4 agent(s), 0 tool(s), entry workflow 'workflow'." in output, output
     assert await _replies(path, "book me a flight", "where is my invoice", "what's on tonight") == [
         ("booking_agent answers.", ["classifier", "if_line_62: booking"]),
         ("billing_agent answers.", ["classifier", "if_line_62: billing"]),
