@@ -156,3 +156,27 @@ async def test_workflow_agents_read_the_threads_state_like_any_agent(tmp_path: P
         assert turn.assistant_text == "Booking agent: your flight is held."
     for call in recorded_calls(tmp_path):  # the classifier's and the booking agent's
         assert texts(call["input"])[0] == "The user's plan: none."
+
+
+async def test_a_retry_runs_the_workflow_on_the_users_last_message(tmp_path: Path) -> None:
+    config = classifier_config()
+    config["workflows"]["support"]["nodes"]["route"]["if"][1]["when"] = 'input_as_text.contains("invoice")'
+    async with serving(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as (host, client):
+        first = await client.create_thread("where is my invoice?")
+        message = next(i for i in first.items_done if i["type"] == "user_message")
+        again = await client.retry_after_item(first.thread_id, message["id"])
+        assert again.errors == []
+        assert again.assistant_text == "Billing agent: the invoice is on its way."
+        assert await nodes_ran(host, first.thread_id) == ["classify", "route", "bill"]
+
+
+async def test_an_actions_respond_step_runs_the_workflow_on_the_users_last_message(tmp_path: Path) -> None:
+    config = classifier_config()
+    config["workflows"]["support"]["nodes"]["route"]["if"][1]["when"] = 'input_as_text.contains("invoice")'
+    config["actions"] = {"ask.again": {"do": [{"respond": True}]}}
+    async with serving(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as (host, client):
+        first = await client.create_thread("where is my invoice?")
+        again = await client.custom_action(first.thread_id, "ask.again")
+        assert again.errors == []
+        assert again.assistant_text == "Billing agent: the invoice is on its way."
+        assert await nodes_ran(host, first.thread_id) == ["classify", "route", "bill"]

@@ -46,7 +46,9 @@ async def workflow_turn(
     history = [*runtime.state_input(shared), *await converter.to_agent_input(items)]
     turn = WorkflowTurn(
         thread=thread, store=server.store, request_context=context, history=history,
-        user_text=_text(message), run_config=runtime.run_config(thread.id),
+        # A retry or an action's `respond` brings no message: the latest one the user wrote counts.
+        user_text=_text(message or next((i for i in reversed(items) if isinstance(i, UserMessageItem)), None)),
+        run_config=runtime.run_config(thread.id),
         converter=lambda agent: image_converter(server.attachments, runtime, agent, context),
         # A new context per run, not a copy: a copy would share the event queue the SDK closes.
         new_context=lambda: TurnContext(thread=thread, store=server.store, request_context=context,
