@@ -313,3 +313,24 @@ def test_a_conversation_asserts_which_branch_of_a_workflow_ran(tmp_path: Path) -
         "      +- bill",
         "1 of 1 conversation(s) failed (2 step(s) run).",
     ]
+
+
+def test_a_conversation_answers_a_workflows_approval(tmp_path: Path) -> None:
+    from workflow_projects import REFUND_SCRIPTS, refund_config, write_workflow_project
+
+    project = write_workflow_project(tmp_path, refund_config(), REFUND_SCRIPTS).parent
+    conversation(project, "refund.yaml", """\
+        name: refund approved
+        steps:
+          - user: I want a refund
+            expect:
+              form: { inputs: [{ question: "Refund 40 EUR?" }] }
+              workflow: [assess, count, confirm]
+          - form: { approval: Approve }
+            expect:
+              assistant: "Payer: 40 EUR are on their way."
+              workflow: [assess, count, confirm, pay]
+    """)
+    code, output = run_tests(project)
+    assert code == 0, output
+    assert "✓ conversations/refund.yaml: refund approved" in output
