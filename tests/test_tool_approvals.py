@@ -54,7 +54,7 @@ def _answer(thread_id: str, item_id: str, value: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("answer", "reply"), [
-    ("Approve", "Banker: {'refunded': 250}"),
+    ("Approve", 'Banker: {"refunded":250}'),
     ("Reject", "Banker: The user rejected this call of refund; it did not run. Do not call it again unless the "
                "user asks."),
 ])
@@ -70,7 +70,7 @@ async def test_a_call_waits_for_the_users_answer(tmp_path: Path, answer: str, re
 async def test_a_call_the_condition_lets_through_runs_at_once(tmp_path: Path) -> None:
     async with serving(_project(tmp_path)) as (_, client):
         turn = await client.create_thread("a small refund")
-        assert turn.assistant_text == "Banker: {'refunded': 20}"
+        assert turn.assistant_text == 'Banker: {"refunded":20}'
         assert not [i for i in turn.items_done if i["type"] == "structured_input"]
 
 
@@ -79,4 +79,4 @@ async def test_the_approval_reaches_another_replica(tmp_path: Path, postgres_db_
         thread_id, question = await _ask(client)
     async with serving(_project(tmp_path / "b", postgres_db_url)) as (_, client):
         turn = await client.stream("threads.add_structured_input", _answer(thread_id, question["id"], "Approve"))
-        assert turn.assistant_text == "Banker: {'refunded': 250}"
+        assert turn.assistant_text == 'Banker: {"refunded":250}'

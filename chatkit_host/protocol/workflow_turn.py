@@ -63,7 +63,7 @@ async def workflow_turn(
     except WorkflowFailed:
         raise CustomStreamError(FAILED) from None
     if thread.title is None and message is not None:
-        thread.title = await server._title(runtime, message)
+        thread.title = await server._title(runtime, message, shared)
 
 
 def _text(message: UserMessageItem | None) -> str:
