@@ -143,7 +143,9 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
     problems += image_storage_problems(loaded, agents)
     model_provider = HostModelProvider(providers, loaded.config.models.default, window)
     workflows: dict[str, Workflow] = {}  # filled once every agent is final; workflow tools read it when called
-    bind_workflow_tools(agents, workflows, RunConfig(model_provider=model_provider))
+    tracing = build_tracing(loaded)
+    bind_workflow_tools(agents, workflows, lambda thread_id: RunConfig(
+        model_provider=model_provider, group_id=thread_id, **tracing.run_config_fields(thread_id)))
     problems += auth_problems(loaded)
     attach_guardrails(loaded, agents, problems)
     count_tool_calls(agents, loaded.config.agents)
@@ -160,7 +162,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         widgets=widgets, forms=forms,
         actions=ActionRoutes(loaded.config.actions, counted_tools(_callable(tools)), widgets, forms,
                              loaded.config.state, loaded.config.effects),
-        tracing=build_tracing(loaded), entities=entities, state_context=state_context,
+        tracing=tracing, entities=entities, state_context=state_context,
         warnings=tuple(scripted_call_problems(agents)),
         workflows=workflows,
     )

@@ -13,7 +13,7 @@ the tool looks its graph up there when called.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class _WorkflowCall:
     def __init__(self, name: str) -> None:
         self.name = name
         self.workflows: Mapping[str, Workflow] = {}
-        self.run_config = RunConfig()
+        self.run_config: Callable[[str], RunConfig] = lambda _thread_id: RunConfig()
 
     async def __call__(self, ctx: Any, arguments: str) -> str:
         workflow = self.workflows[self.name]  # bound when the runtime was built
@@ -47,7 +47,7 @@ class _WorkflowCall:
         caller = ctx.context  # the calling agent's AgentContext: its thread, store and user
         turn = WorkflowTurn(
             thread=caller.thread, store=caller.store, request_context=caller.request_context,
-            history=[{"role": "user", "content": text}], user_text=text, run_config=self.run_config,
+            history=[{"role": "user", "content": text}], user_text=text, run_config=self.run_config(caller.thread.id),
             converter=lambda _agent: ResponseStreamConverter(), record=False,
         )
         shown: list[str] = []
@@ -68,8 +68,10 @@ def wire_workflow_tool(agent: Agent, name: str, config: ToolConfig, _agents: Map
     ))
 
 
-def bind_workflow_tools(agents: Mapping[str, Agent], workflows: Mapping[str, Workflow], run_config: RunConfig) -> None:
-    """Give every workflow tool the runtime's workflows (looked up when the tool is called)."""
+def bind_workflow_tools(agents: Mapping[str, Agent], workflows: Mapping[str, Workflow],
+                        run_config: Callable[[str], RunConfig]) -> None:
+    """Give every workflow tool the runtime's workflows (looked up when the tool is called) and the
+    run settings of a thread (its models and tracing, as the runtime's turns have them)."""
     for agent in agents.values():
         for tool in agent.tools:
             call = getattr(tool, "on_invoke_tool", None)
