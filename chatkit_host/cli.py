@@ -25,6 +25,7 @@ from chatkit_host.commands.lazy import LazyCommand, LazyGroup
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from chatkit_host.config.models import ChatKitConfig
     from chatkit_host.errors import ConfigProblem
     from chatkit_host.runtime.build import Runtime
 
@@ -84,7 +85,7 @@ def validate(config_path: Path) -> None:
                     soft_wrap=True, markup=False)
     out().print(
         f"[green]✓[/] {config_path} is valid: {len(config.agents)} agent(s), "
-        f"{len(config.tools)} tool(s), entry agent '{config.entry_agent}'."
+        f"{len(config.tools)} tool(s), {_entry(config)}."
     )
 
 
@@ -124,7 +125,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     log_format.configure(runtime.config.observability.logs)
     logging.getLogger("chatkit_host.serve").info(
         f"serving {config_path} at http://{_url_host(host)}:{port}{server.path} "
-        f"({len(runtime.config.agents)} agent(s), entry '{runtime.config.entry_agent}', "
+        f"({len(runtime.config.agents)} agent(s), {_entry(runtime.config)}, "
         f"{workers} worker(s){', reloading on change' if reload else ''})"
     )
     # ws="none": the host has no websocket route, and uvicorn would load a websocket implementation.
@@ -309,3 +310,10 @@ def _is_loopback(host: str) -> bool:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _entry(config: ChatKitConfig) -> str:
+    """What answers each turn: `entry agent 'triage'` or `entry workflow 'support'`."""
+    if config.entry_workflow is not None:
+        return f"entry workflow '{config.entry_workflow}'"
+    return f"entry agent '{config.entry_agent}'"

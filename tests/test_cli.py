@@ -173,7 +173,7 @@ def test_validate_reports_cross_references_beside_schema_errors_in_agents(tmp_pa
         "Error: chatkit.yaml:17:21: tools.lookup.python: is not an import path of a function "
         "(hint: name the function after a colon: package.module:function or ./file.py:function)",
         "Error: chatkit.yaml:18:3: tools.twokinds: a tool has exactly one of python, http, client, "
-        "hosted, mcp, agent, widget, form (got python, widget)",
+        "hosted, mcp, agent, widget, form, workflow (got python, widget)",
         "Error: chatkit.yaml:19:8: entry: unknown agent 'triag' (hint: did you mean 'triage'?)",
     ]
     assert output.splitlines()[-1] == "9 problem(s) in chatkit.yaml; the host was not started."

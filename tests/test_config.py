@@ -244,7 +244,7 @@ def test_missing_required_keys_are_reported_at_the_parent(tmp_path: Path) -> Non
         "chatkit.yaml:2:3: agents.triage: an agent needs `instructions`, or `python` naming an Agent "
         "in your code",
         "chatkit.yaml:5:3: tools.lookup: a tool has exactly one of python, http, client, hosted, mcp, "
-        "agent, widget, form (got none)",
+        "agent, widget, form, workflow (got none)",
     ]
 
 

@@ -281,3 +281,56 @@ def test_a_state_expectation_without_state_says_so(tmp_path: Path) -> None:
     code, output = run_tests(project)
     assert code == 1
     assert "    expect.state: the host keeps no thread state (no `state` in chatkit.yaml)" in output
+
+
+def test_a_conversation_asserts_which_branch_of_a_workflow_ran(tmp_path: Path) -> None:
+    from workflow_projects import CLASSIFIER_SCRIPTS, classifier_config, write_workflow_project
+
+    project = write_workflow_project(tmp_path, classifier_config(), CLASSIFIER_SCRIPTS).parent
+    conversation(project, "branches.yaml", """\
+        name: routing
+        steps:
+          - user: I want to book a flight
+            expect:
+              workflow: [classify, route, book]
+              assistant: "Booking agent: your flight is held."
+          - user: where is my invoice?
+            expect:
+              workflow: { name: support, nodes: [classify, route, book] }
+    """)
+    code, output = run_tests(project)
+    assert code == 1
+    assert output.splitlines() == [
+        "✗ conversations/branches.yaml: routing",
+        "  step 2 (conversations/branches.yaml:7) user: 'where is my invoice?'",
+        "    expect.workflow: does not match",
+        "      --- expected",
+        "      +++ actual",
+        "      @@ -3,3 +3,3 @@",
+        "       - classify",
+        "       - route",
+        "      -- book",
+        "      +- bill",
+        "1 of 1 conversation(s) failed (2 step(s) run).",
+    ]
+
+
+def test_a_conversation_answers_a_workflows_approval(tmp_path: Path) -> None:
+    from workflow_projects import REFUND_SCRIPTS, refund_config, write_workflow_project
+
+    project = write_workflow_project(tmp_path, refund_config(), REFUND_SCRIPTS).parent
+    conversation(project, "refund.yaml", """\
+        name: refund approved
+        steps:
+          - user: I want a refund
+            expect:
+              form: { inputs: [{ question: "Refund 40 EUR?" }] }
+              workflow: [assess, count, confirm]
+          - form: { approval: Approve }
+            expect:
+              assistant: "Payer: 40 EUR are on their way."
+              workflow: [assess, count, confirm, pay]
+    """)
+    code, output = run_tests(project)
+    assert code == 0, output
+    assert "✓ conversations/refund.yaml: refund approved" in output

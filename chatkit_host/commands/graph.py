@@ -1,4 +1,5 @@
-"""`chatkit-host graph`: the agents, their tools and handoffs as a Mermaid flowchart.
+"""`chatkit-host graph`: the agents, their tools and handoffs, and each workflow's nodes, branches
+and loops, as a Mermaid flowchart.
 
 Drawn from the validated configuration alone (nothing is imported or built), so it works on a
 project whose tools cannot run here. Agents from code (`python:`) show only what chatkit.yaml adds.
@@ -16,6 +17,7 @@ import click
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.config.models import ChatKitConfig
+from chatkit_host.config.workflows import WorkflowConfig
 from chatkit_host.errors import ConfigError
 
 
@@ -48,7 +50,7 @@ def mermaid(config: ChatKitConfig) -> str:
 
 def _lines(config: ChatKitConfig) -> Iterator[str]:
     yield "flowchart LR"
-    entry = config.entry_agent
+    entry = config.entry_agent if config.entry_workflow is None else None
     for name, agent in config.agents.items():
         notes = [note for note, on in (("entry", name == entry), ("code", agent.python)) if on]
         label = f"{name} ({', '.join(notes)})" if notes else name
@@ -65,8 +67,56 @@ def _lines(config: ChatKitConfig) -> Iterator[str]:
     for name, tool in config.tools.items():
         if name in used and tool.agent is not None:
             yield f"  {_tool_id(name)} -- runs --> {_agent_id(tool.agent)}"
+    for name, workflow in config.workflows.items():
+        yield from _workflow_lines(name, workflow, name == config.entry_workflow)
     yield "  classDef entry stroke-width:3px"
-    yield f"  class {_agent_id(entry)} entry"
+    yield f"  class {_agent_id(entry) if entry else _workflow_id(config.entry_workflow or '')} entry"
+
+
+_SHAPES = {"agent": '[["{}"]]', "if": '{{"{}"}}', "while": '{{{{"{}"}}}}', "set_state": '["{}"]',
+           "transform": '[/"{}"/]', "approval": '[("{}")]', "end": '(["{}"])'}
+"""Mermaid node shape per node kind: agents as subroutines, branches as diamonds, loops as hexagons."""
+
+
+def _workflow_lines(name: str, workflow: WorkflowConfig, entry: bool) -> Iterator[str]:
+    """A subgraph of the workflow's nodes, its edges labelled with conditions, and a dotted edge
+    from each agent node to the agent it runs."""
+    title = f"workflow {name}" + (" (entry)" if entry else "")
+    yield f'  subgraph {_workflow_id(name)}["{_label(title)}"]'
+    yield "    direction TB"
+    for node_name, node in workflow.nodes.items():
+        kind = node.kind
+        detail = {"agent": f"agent {node.agent}", "while": f"while {node.while_}, max {node.max}",
+                  "set_state": "set " + ", ".join(node.set_state or {}),
+                  "transform": "transform", "if": "if", "approval": "approval", "end": "end"}[kind]
+        start = " (start)" if node_name == workflow.first else ""
+        text = _label(f"{node_name}{start}<br/><small>{detail}</small>")
+        yield f"    {_node_id(name, node_name)}{_SHAPES[kind].format(text)}"
+    yield "  end"
+    for node_name, node in workflow.nodes.items():
+        here = _node_id(name, node_name)
+        for branch in node.if_ or []:
+            yield f'  {here} -->|"{_label(branch.when)}"| {_node_id(name, branch.then)}'
+        if node.else_ is not None:
+            yield f'  {here} -->|"else"| {_node_id(name, node.else_)}'
+        if node.approval is not None:
+            yield f'  {here} -->|"approve"| {_node_id(name, node.approval.approve)}'
+            yield f'  {here} -->|"reject"| {_node_id(name, node.approval.reject)}'
+        if node.do is not None:
+            yield f'  {here} -->|"do"| {_node_id(name, node.do)}'
+        if node.next is not None:
+            label = '|"done or max"|' if node.kind == "while" else ""
+            yield f"  {here} -->{label} {_node_id(name, node.next)}"
+        if node.agent is not None:
+            yield f"  {here} -. runs .-> {_agent_id(node.agent)}"
+
+
+def _workflow_id(name: str) -> str:
+    return "workflow_" + _safe(name)
+
+
+def _node_id(workflow: str, node: str) -> str:
+    return f"node_{_safe(workflow)}__{_safe(node)}"
 
 
 def _agent_id(name: str) -> str:

@@ -16,9 +16,10 @@ def check_agent_references(config: ChatKitConfig, problem: ProblemAt) -> list[Co
     """`entry`, handoffs, agent tools and `titles.agent` name declared agents and tools."""
     agents, tools = list(config.agents), list(config.tools)
     problems: list[ConfigProblem] = []
-    if config.entry is not None and config.entry not in config.agents:
+    if config.entry is not None and config.entry not in config.agents and config.entry not in config.workflows:
         problems.append(problem(("entry",), f"unknown agent '{config.entry}'",
-                                suggest(config.entry, agents, "known agents")))
+                                suggest(config.entry, [*agents, *config.workflows],
+                                        "known agents and workflows" if config.workflows else "known agents")))
     for name, agent in config.agents.items():
         others = [other for other in agents if other != name]
         for index, target in enumerate(agent.handoffs):

@@ -22,6 +22,7 @@ from chatkit_host.config.model_checks import check_model_references, check_scrip
 from chatkit_host.config.models import ChatKitConfig
 from chatkit_host.config.server_checks import check_static
 from chatkit_host.config.tool_checks import check_converters, check_tool_kinds, check_tools
+from chatkit_host.config.workflow_checks import check_workflows
 from chatkit_host.errors import ConfigProblem
 
 
@@ -54,6 +55,7 @@ def check_config(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> C
         *check_scripted_files(config, base_dir, problem),
         *check_entities(config, base_dir, problem),
         *check_static(config, base_dir, problem),
+        *check_workflows(config, problem),
         *instruction_problems,
         *token_problems,
     ]

@@ -35,6 +35,7 @@ from chatkit_host.config.tools import (
 )
 from chatkit_host.config.widgets import ActionRoute, EffectSpec, Form, WidgetsConfig
 from chatkit_host.config.sizes import Size
+from chatkit_host.config.workflows import WorkflowConfig
 
 SCHEMA_ID = "https://chatkit-host.dev/schemas/chatkit.schema.json"
 INSTRUCTIONS_FILE = re.compile(r"^[\w./-]+\.(md|txt|j2|jinja|jinja2)$")
@@ -256,11 +257,18 @@ class ToolConfig(Strict):
     the tool's arguments (the widget's jsonSchema is the parameter schema)."""
     form: str | None = None
     """Name of a form from `forms`: the agent asks it and the run waits for the user's answers."""
+    workflow: str | None = None
+    """Name of a workflow from `workflows`: the agent runs it on the text it passes (`input`) and
+    gets back what the workflow would have shown the user."""
     description: str | None = None
     """Overrides the function's docstring as the description the model sees."""
     progress: str | None = None
     """A line shown to the user while the tool runs: a template over the tool's arguments and
     `state`, e.g. `Searching for {{ query }}…`."""
+    approval: str | None = None
+    """Ask the user before each call: `always`, `never`, or a CEL condition over the call's
+    `arguments` (e.g. `arguments.amount > 100`). The run waits for the answer; a rejected call
+    reaches the model as a tool output saying so."""
     stop_after: bool = False
     """End the agent's run once this tool ran, so the model does not speak again after it (a
     widget that says it all)."""
@@ -336,7 +344,7 @@ class ChatKitConfig(Strict):
     agents: dict[str, AgentConfig] = Field(min_length=1)
     """Agents by name."""
     entry: str | None = None
-    """The agent that answers each turn; defaults to the first agent listed."""
+    """The agent (or workflow) that answers each turn; defaults to the first agent listed."""
     tools: dict[str, ToolConfig] = {}
     """Tools by name; agents list the ones they may call."""
     files: FilesConfig | None = None
@@ -372,11 +380,20 @@ class ChatKitConfig(Strict):
     effects: dict[str, EffectConfig] = {}
     """Client effects by name, with the schema of their data: what `effect` steps and tool
     `effect`s may send the page."""
+    workflows: dict[str, WorkflowConfig] = {}
+    """Workflows by name: agents run in order, branching and looping on what they return
+    (docs/workflows.md). Name one as `entry` to run it on every turn."""
 
     @property
     def entry_agent(self) -> str:
-        """The entry agent's name: `entry`, or the first agent listed."""
-        return self.entry or next(iter(self.agents))
+        """The entry agent's name: `entry`, or the first agent listed (also when `entry` is a
+        workflow: the agent a thread falls back to outside it)."""
+        return self.entry if self.entry in self.agents else next(iter(self.agents))
+
+    @property
+    def entry_workflow(self) -> str | None:
+        """The workflow that answers each turn, when `entry` names one."""
+        return self.entry if self.entry in self.workflows else None
 
 
 def json_schema(*, annotations: bool = True) -> dict[str, Any]:

@@ -57,6 +57,8 @@ TOOL_KINDS: dict[str, ToolKind] = {
     "widget": ToolKind(f"{_RUNTIME}.ui_tools:build_widget_tool", keeps_history=True),
     "form": ToolKind(f"{_RUNTIME}.forms:build_form_tool", ends_run="pauses", keeps_history=True,
                      after=f"{_RUNTIME}.forms:ask_after"),
+    # Bound to its graph once the workflows exist, which need every agent (runtime/workflows/tools.py).
+    "workflow": ToolKind(wire=f"{_RUNTIME}.workflows.tools:wire_workflow_tool"),
 }
 """Tool kinds by their `ToolConfig` key, in the order error messages list them."""
 

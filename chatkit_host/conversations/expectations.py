@@ -17,6 +17,7 @@ NOTHING = {
     "form": "the step asked no form",
     "thread": "there is no thread",
     "state": "the host keeps no thread state (no `state` in chatkit.yaml)",
+    "workflow": "the step ran no workflow",
 }
 
 
@@ -129,7 +130,15 @@ def _input_summary(items: list[dict[str, Any]]) -> Iterator[str]:
         yield f"{label}: {text[:117] + '…' if len(text) > 120 else text}"
 
 
+def _workflow(key: str, pattern: Any, actual: dict[str, Any] | None) -> Problem:
+    """`workflow: [classify, route, book]` (the nodes, in order) or `{name: support, nodes: [...]}`."""
+    if actual is not None and isinstance(pattern, list):
+        return _plain(key, pattern, actual["nodes"])
+    return _plain(key, pattern, actual)
+
+
 _CHECKS: dict[str, Callable[[str, Any, Any], Problem]] = {
+    "workflow": _workflow,
     "error": _error,
     "items": _items,
     "model_input": _model_input,

@@ -22,9 +22,11 @@ from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.models import AgentConfig, AuthConfig, ProviderConfig, StoreConfig
 from chatkit_host.conversations.expectations import Failure, check_step
 from chatkit_host.conversations.spec import Conversation, Step
+from chatkit_host.context import RequestContext
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import Runtime, build_runtime
 from chatkit_host.runtime.models import split_reference
+from chatkit_host.runtime.workflows.run import RAN as WORKFLOW_RAN
 from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, Turn
 
 TEST_PROVIDER = "conversation-tests"
@@ -105,7 +107,7 @@ async def run_conversation(runtime: Runtime, conversation: Conversation, record:
     host = Host(runtime)
     outcome = Outcome(conversation)
     async with AsyncTestClient(create_app(host)) as http:
-        state = _Thread(ChatKitClient(config.server.path, client=http))
+        state = _Thread(ChatKitClient(config.server.path, client=http), host, RequestContext(user_id=user))
         for index, step in enumerate(conversation.steps):
             outcome.steps_run += 1
             failures = await _run_step(state, step, index, record)
@@ -120,6 +122,9 @@ class _Thread:
     """The conversation so far, as the client has seen it."""
 
     client: ChatKitClient
+    host: Host
+    context: RequestContext
+    """The conversation's user, to read what the protocol does not send (the nodes a workflow ran)."""
     thread_id: str | None = None
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -221,6 +226,9 @@ async def _observe(state: _Thread, step: Step, turn: Turn,
             observed["state"] = await state.client.get_state(state.thread_id)
         except ChatKitHTTPError:
             observed["state"] = None  # a host without `state:` answers 404
+    if "workflow" in step.expect and state.thread_id is not None:
+        metadata = (await state.host.store.load_thread(state.thread_id, state.context)).metadata
+        observed["workflow"] = metadata.get(WORKFLOW_RAN)
     if "thread" in step.expect and state.thread_id is not None:
         thread = await state.client.get_thread(state.thread_id)
         thread.pop("items", None)

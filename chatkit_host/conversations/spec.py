@@ -46,6 +46,7 @@ EXPECT_KEYS = {
     "thread": "the thread after the step (partial: `title`, `status`, `metadata`)",
     "state": "the thread's state after the step (partial), as the page's state route reads it",
     "effects": "the client effects the step sent, in order (`{name, data}` each, partial)",
+    "workflow": "the nodes the step's workflow ran, in order (or partial `{name, nodes}`)",
     "error": "the request is refused: partial `{status, code, message}` of the JSON error",
 }
 """Keys of a step's `expect` mapping."""

@@ -59,6 +59,8 @@ class AgentDef:
     """Variables of the agents it hands off to."""
     guardrails: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     """`input`/`output` → (variable, line) of each guardrail object it lists."""
+    output_schema: dict[str, Any] | None = None
+    """`output_type=` a module-level pydantic model, as a JSON Schema (a workflow node's `output`)."""
     gaps: list[Untranslated] = field(default_factory=list)
     """What about it does not map to chatkit.yaml: the agent then stays in code."""
     dropped: list[Untranslated] = field(default_factory=list)
@@ -76,6 +78,7 @@ class RunnerDef:
 
     name: str
     line: int
+    node: ast.FunctionDef | ast.AsyncFunctionDef = field(repr=False, compare=False)
     first_agent: str | None
     """Variable of the first agent it runs, when that is a plain name."""
     run_config_keys: tuple[str, ...]
@@ -91,17 +94,26 @@ class ExportedModule:
     function_tools: dict[str, ToolRef] = field(default_factory=dict)
     hosted_tools: dict[str, ToolRef] = field(default_factory=dict)
     runners: list[RunnerDef] = field(default_factory=list)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Module-level pydantic models (`class X(BaseModel)`) → their JSON Schema, as far as read."""
+    source_lines: list[str] = field(default_factory=list)
+    dicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Module-level dict literals by variable (a `guardrails` pipeline config, …)."""
+    guardrail_names: set[str] = field(default_factory=set)
+    """Names imported from the `guardrails` package (openai-guardrails), whose calls are checks."""
     gaps: list[Untranslated] = field(default_factory=list)
     """Gaps outside any translated agent (agents built inside functions, …)."""
 
 
 def read_module(path: Path) -> ExportedModule:
     """Parse `path` (raises `SyntaxError` for a module that does not parse)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    reader = _Reader(ExportedModule(path=path))
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text, filename=str(path))
+    reader = _Reader(ExportedModule(path=path, source_lines=text.splitlines()))
     for statement in tree.body:
         reader.statement(statement)
     reader.stray_agents(tree)
+    reader.guardrail_helpers(tree)
     return reader.module
 
 
@@ -114,6 +126,10 @@ class _Reader:
     def statement(self, node: ast.stmt) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.function(node)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "guardrails":
+            self.module.guardrail_names |= {alias.asname or alias.name for alias in node.names}
+        elif isinstance(node, ast.ClassDef) and any(_name(base) == "BaseModel" for base in node.bases):
+            self.module.models[node.name] = model_schema(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if len(targets) == 1 and isinstance(targets[0], ast.Name):
@@ -123,6 +139,8 @@ class _Reader:
         text = literal_text(value, self.constants)
         if text is not None:
             self.constants[var] = text
+        elif isinstance(value, ast.Dict) and isinstance(literal := _literal(value), dict):
+            self.module.dicts[var] = literal  # e.g. a guardrails package config
         elif _called(value) == "Agent":
             assert isinstance(value, ast.Call)
             self.seen_agent_calls.add(id(value))
@@ -146,7 +164,7 @@ class _Reader:
             first = runs[0].args[0] if runs[0].args else _keyword(runs[0], "starting_agent")
             keys = sorted({kw.arg for call in ast.walk(node) if _called(call) == "RunConfig"
                            for kw in call.keywords if kw.arg})  # type: ignore[union-attr]
-            self.module.runners.append(RunnerDef(node.name, node.lineno, _name(first), tuple(keys)))
+            self.module.runners.append(RunnerDef(node.name, node.lineno, node, _name(first), tuple(keys)))
 
     def hosted(self, var: str, call: ast.Call) -> ToolRef:
         class_name = _called(call) or ""
@@ -163,6 +181,18 @@ class _Reader:
         for keyword in call.keywords:
             _AgentKeyword(self, agent, gap).read(keyword)
         return agent
+
+    def guardrail_helpers(self, tree: ast.Module) -> None:
+        """Module functions that call the `guardrails` package (an export's `run_and_apply_guardrails`)
+        count as its calls too."""
+        functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for _ in range(len(functions)):  # helpers of helpers, up to any depth the module has
+            found = {f.name for f in functions if any(isinstance(c, ast.Call) and _name(c.func) in
+                                                      self.module.guardrail_names for c in ast.walk(f))}
+            found -= {runner.name for runner in self.module.runners}
+            if found <= self.module.guardrail_names:
+                return
+            self.module.guardrail_names |= found
 
     def stray_agents(self, tree: ast.Module) -> None:
         """`Agent(...)` calls the importer did not read (inside functions, in lists…)."""
@@ -213,6 +243,8 @@ class _AgentKeyword:
                 else:
                     self.gap(element, f"handoff {ast.unparse(element)}",
                              "a handoff(...) object or an agent not defined as `name = Agent(...)`")
+        elif arg == "output_type" and isinstance(value, ast.Name) and value.id in self.reader.module.models:
+            self.agent.output_schema = self.reader.module.models[value.id]
         elif arg in ("input_guardrails", "output_guardrails"):
             kind = arg.split("_")[0]
             for element in self.elements(value, arg):
@@ -323,8 +355,13 @@ def _name(node: ast.AST | None) -> str | None:
 
 
 def _called(node: ast.AST) -> str | None:
-    """The called name of a call (`Agent(...)`, `agents.Agent(...)` → `Agent`)."""
-    return _name(node.func) if isinstance(node, ast.Call) else None
+    """The called name of a call (`Agent(...)`, `agents.Agent(...)`, `Agent[Ctx](...)` → `Agent`)."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    while isinstance(func, ast.Subscript):  # a generic: `Agent[MyContext](...)`
+        func = func.value
+    return _name(func)
 
 
 def _keyword(call: ast.AST, name: str) -> ast.expr | None:
@@ -337,3 +374,36 @@ def _is_runner_call(call: ast.Call) -> bool:
     func = call.func
     return (isinstance(func, ast.Attribute) and func.attr in RUNNER_METHODS
             and _name(func.value) == "Runner")
+
+
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "dict": "object"}
+
+
+def model_schema(node: ast.ClassDef) -> dict[str, Any]:
+    """A pydantic model's fields as a JSON Schema object: `str`, `int`, `float`, `bool`,
+    `Literal[...]`, `list[...]` and `X | None` are read; any other annotation accepts anything."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for statement in node.body:
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            properties[statement.target.id] = _annotation_schema(statement.annotation)
+            if statement.value is None:
+                required.append(statement.target.id)
+    return {"type": "object", "properties": properties, **({"required": required} if required else {})}
+
+
+def _annotation_schema(node: ast.expr) -> dict[str, Any]:
+    if isinstance(node, ast.Name) and node.id in _JSON_TYPES:
+        return {"type": _JSON_TYPES[node.id]}
+    if isinstance(node, ast.Subscript) and _name(node.value) == "Literal":
+        values = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        literals = [_literal(value) for value in values]
+        if all(value is not _UNKNOWN for value in literals):
+            return {"enum": literals}
+    if isinstance(node, ast.Subscript) and _name(node.value) in ("list", "List"):
+        return {"type": "array", "items": _annotation_schema(node.slice)}
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return {"anyOf": [_annotation_schema(node.left), _annotation_schema(node.right)]}
+    if isinstance(node, ast.Constant) and node.value is None:
+        return {"type": "null"}
+    return {}

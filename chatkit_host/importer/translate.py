@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from chatkit_host.config.models import AgentConfig, ToolConfig
 from chatkit_host.importer.checklist import Untranslated
+from chatkit_host.importer.flow import read_flow
 from chatkit_host.importer.source import AgentDef, ExportedModule, RunnerDef, ToolRef
 
 
@@ -42,9 +43,15 @@ def translate(module: ExportedModule, out_dir: Path, default_model: str) -> Tran
     result = Translation(config={})
     agents: dict[str, Any] = {}
     tools: dict[str, Any] = {}
+    flows = [flow for runner in module.runners
+             if not (flow := read_flow(runner, module, keys)).is_plain_run]
+    run_by_flows = {node["agent"] for flow in flows for node in flow.nodes.values() if "agent" in node}
     for agent in module.agents.values():
         hosted, hosted_gaps = _hosted_tools(agent)
         gaps = [*agent.gaps, *hosted_gaps, *_guardrail_gaps(agent)]
+        if agent.output_schema is not None and keys[agent.var] not in run_by_flows:
+            gaps.append(Untranslated(agent.line, f"agent {agent.var}: output_type=",
+                                     "a structured output is a workflow node's `output`, and no workflow runs it"))
         key = keys[agent.var]
         if gaps:
             agents[key] = {"python": f"{reference}:{agent.var}"}
@@ -62,16 +69,25 @@ def translate(module: ExportedModule, out_dir: Path, default_model: str) -> Tran
         keep = f"to keep it, serve the agent from the module (python: {reference}:{agent.var})"
         result.checklist += [_with_reason(item, f"chatkit.yaml has no such setting; left out — {keep}")
                              for item in agent.dropped]
+    for flow in flows:  # checks of the `guardrails` package's pipeline, run before the first agent
+        for key, checks in flow.input_checks.items():
+            guardrails = agents[key].setdefault("guardrails", {})
+            guardrails["input"] = [*guardrails.get("input", []), *checks]
     entry = _entry(module, keys)
     result.config = {
         "version": 1,
         "models": {"default": _default_model(module, entry, default_model)},
         "agents": agents,
-        **({"entry": keys[entry]} if entry else {}),
+        **({"entry": flows[0].name} if flows else {"entry": keys[entry]} if entry else {}),
         **({"tools": tools} if tools else {}),
+        **({"workflows": {flow.name: flow.config() for flow in flows}} if flows else {}),
     }
+    translated = {flow.name for flow in flows}
     result.checklist += [_runner_item(runner, keys.get(runner.first_agent or ""))
-                         for runner in module.runners]
+                         for runner in module.runners if (runner.name.removeprefix("run_") or runner.name) not in translated]
+    result.checklist += [Untranslated(int(item["source"].rpartition(":")[2]), f"{flow.function}()",
+                                      f"{item['what']} (chatkit.yaml: workflows.{flow.name}.unresolved)")
+                         for flow in flows for item in flow.unresolved if not item.get("acknowledged")]
     result.checklist += module.gaps
     return result
 

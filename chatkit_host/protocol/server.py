@@ -44,6 +44,9 @@ from chatkit_host.storage.attachments import HostAttachments, process_with_files
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.protocol.stream_ids import FreshItemIds
 from chatkit_host.protocol.turn_watch import watch_turn
+from chatkit_host.protocol.tool_approval_turns import approved_or_new_run
+from chatkit_host.protocol.workflow_turn import workflow_turn
+from chatkit_host.runtime.tool_approvals import ask as ask_approvals
 from chatkit_host.runtime.usage import USAGE_HOOKS
 
 logger = logging.getLogger("chatkit_host.protocol.server")
@@ -96,9 +99,13 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         runtime = self._runtime()
+        if runtime.config.entry_workflow is not None:  # the entry is a workflow (#16)
+            async for event in workflow_turn(self, runtime, thread, input_user_message, context):
+                yield event
+            return
         agent = self._agent_for(thread, runtime)
         agent_context = await runtime.turn_context(self.store, thread, context)
-        result = await self._start_run(agent, runtime, agent_context, context)
+        agent, result = await approved_or_new_run(self, runtime, agent, agent_context, context)
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
             events = stream_agent_response(
@@ -113,6 +120,8 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             # has gone or cancelled.
             result.cancel()
             raise
+        for event in ask_approvals(result, agent, thread, lambda: self.store.generate_item_id("message", thread, context)):
+            yield event  # the run stopped before tool calls that need the user's approval
         if result.last_agent is not None:
             thread.metadata[CURRENT_AGENT] = result.last_agent.name
         await self._remember_chain(thread, result, context)

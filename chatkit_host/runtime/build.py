@@ -45,6 +45,8 @@ from chatkit_host.runtime.state import ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.storage.store import SQLStore
 from chatkit_host.context import RequestContext
+from chatkit_host.runtime.tool_approvals import require_approvals
+from chatkit_host.runtime.workflows import Workflow, bind_workflow_tools, build_workflows
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class Runtime:
     """`state.context`, compiled: the line about the state the model reads every turn."""
     warnings: tuple[ConfigProblem, ...] = ()
     """What is likely a mistake but does not stop the host (`validate` and `serve` print them)."""
+    workflows: Mapping[str, Workflow] = field(default_factory=dict)
+    """The `workflows` section, ready to run (runtime/workflows/)."""
 
     @property
     def config(self) -> ChatKitConfig:
@@ -137,22 +141,30 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         agent.model = coalescing(agent.model, window)
     wire_tool_kinds(agents, loaded.config, loaded.base_dir)
     problems += image_storage_problems(loaded, agents)
+    model_provider = HostModelProvider(providers, loaded.config.models.default, window)
+    workflows: dict[str, Workflow] = {}  # filled once every agent is final; workflow tools read it when called
+    tracing = build_tracing(loaded)
+    bind_workflow_tools(agents, workflows, lambda thread_id: RunConfig(
+        model_provider=model_provider, group_id=thread_id, **tracing.run_config_fields(thread_id)))
     problems += auth_problems(loaded)
     attach_guardrails(loaded, agents, problems)
     count_tool_calls(agents, loaded.config.agents)
+    require_approvals(agents, loaded.config.tools)
     entities = build_entities(loaded, widgets, problems)
     state_context = _state_context(loaded, problems)
     problems += app_problems(loaded)
     if problems:
         raise ConfigError(problems)
+    workflows.update(build_workflows(loaded.config.workflows, agents))
     return Runtime(
         loaded=loaded, agents=agents, converter=HostConverter(loaded.config.converters), version=_digest(loaded),
-        model_provider=HostModelProvider(providers, loaded.config.models.default, window),
+        model_provider=model_provider,
         widgets=widgets, forms=forms,
         actions=ActionRoutes(loaded.config.actions, counted_tools(_callable(tools)), widgets, forms,
                              loaded.config.state, loaded.config.effects),
-        tracing=build_tracing(loaded), entities=entities, state_context=state_context,
+        tracing=tracing, entities=entities, state_context=state_context,
         warnings=tuple(scripted_call_problems(agents)),
+        workflows=workflows,
     )
 
 
