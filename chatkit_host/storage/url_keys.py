@@ -39,7 +39,7 @@ def without_secret(config: FilesConfig, store_url: str, workers: int = 1) -> str
     if _backend(store_url) == "postgresql":
         return "the store is PostgreSQL, which replicas share: each would sign with a key of its own"
     protocol = config.url.partition("://")[0]
-    if protocol != "file":
+    if protocol not in ("file", "memory"):  # memory:// lives and dies with this one process
         return (f"files are kept at {protocol}://, which other machines may serve: each would sign "
                 "with a key of its own")
     if workers > 1:
