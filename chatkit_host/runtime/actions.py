@@ -75,11 +75,12 @@ _ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>(?:(?!\}\}|\{\{).)*)\}\}\s
 
 
 class ActionFailed(Refusal):
-    """A step failed (answered 500 to a sync action); ``message`` is safe to show the client, the
-    log has the details."""
+    """A step failed (answered 500 `action_failed` to a sync action, or 400 `state_refused` when the
+    change it asked for breaks the state's schema); ``message`` is safe to show the client, the log
+    has the details."""
 
-    def __init__(self, message: str):
-        super().__init__(500, "action_failed", message)
+    def __init__(self, message: str, status: int = 500, code: str = "action_failed"):
+        super().__init__(status, code, message)
 
 
 @dataclass(frozen=True)
@@ -227,12 +228,14 @@ class _Run:
         except jinja2.TemplateError as error:
             return self._fail(step, "a template failed", str(error))
         except StateRefused as refused:
-            return self._fail(step, refused.message, "the state is unchanged")
+            # The values come from the payload or the state the caller built up: a refusal, not a fault.
+            return self._fail(step, refused.message, "the state is unchanged", 400, "state_refused")
 
-    def _fail(self, step: ActionStep, what: str, details: str) -> NoReturn:
+    def _fail(self, step: ActionStep, what: str, details: str, status: int = 500,
+              code: str = "action_failed") -> NoReturn:
         name = next(key for key in type(step).model_fields if key != "if_")  # its key: call, say, …
         logger.warning("action %r failed at its %s step: %s: %s", self.type, name, what, details)
-        raise ActionFailed(f"action '{self.type}' failed: {what}")
+        raise ActionFailed(f"action '{self.type}' failed: {what}", status, code)
 
     async def _step(self, step: ActionStep) -> list[ThreadStreamEvent]:
         if isinstance(step, CallStep):
