@@ -15,8 +15,11 @@ class RequestContext:
         claims: Extra facts from authentication, passed to templates and tools.
         base_url: The URL the client reached this host at (`https://host[:port]`), for links the
             host hands out (upload and preview URLs); None outside a request.
+        headers: The request headers chatkit.yaml declares (`request.headers`), by lower-case
+            name; client data, seen by templates and tools as values only.
     """
 
     user_id: str
     claims: dict[str, Any] = field(default_factory=dict)
     base_url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)

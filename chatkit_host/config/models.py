@@ -23,6 +23,7 @@ from chatkit_host.config.entities import EntitiesConfig
 from chatkit_host.config.guardrails import GuardrailsConfig
 from chatkit_host.config.observability import ObservabilityConfig
 from chatkit_host.config.files import ConvertersConfig, FilesConfig, TranscriptionConfig
+from chatkit_host.config.request import RequestConfig
 from chatkit_host.config.state import EffectConfig, StateConfig
 from chatkit_host.config.stream import StreamConfig
 from chatkit_host.config.tool_kinds import TOOL_KINDS
@@ -383,6 +384,8 @@ class ChatKitConfig(Strict):
     workflows: dict[str, WorkflowConfig] = {}
     """Workflows by name: agents run in order, branching and looping on what they return
     (docs/workflows.md). Name one as `entry` to run it on every turn."""
+    request: RequestConfig = RequestConfig()
+    """What of each HTTP request templates and tools see: the declared page-context headers."""
 
     @property
     def entry_agent(self) -> str:

@@ -61,6 +61,7 @@ from chatkit_host.config.state import EffectConfig, StateConfig, state_errors
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import Refusal
 from chatkit_host.runtime.forms import FormBook
+from chatkit_host.runtime.instructions import request_view
 from chatkit_host.runtime.state import StateRefused, ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.runtime.widget_streaming import stream_states
@@ -185,6 +186,7 @@ class _Run:
             "thread": {"id": thread.id, "title": thread.title},
             "state": agent_context.state_view(),
             "sender": {"id": None if sender is None else sender.id},
+            "request": request_view(context),
         }
 
     @classmethod

@@ -41,6 +41,31 @@ class UserView:
         return self.id
 
 
+class HeaderView(dict[str, str]):
+    """`{{ request.headers['x-article-id'] }}` (or `request.headers.x_article_id`): a declared header
+    the client did not send renders empty, as a claim does."""
+
+    def __missing__(self, key: str) -> str:
+        name = key.lower().replace("_", "-")
+        return self[name] if name != key and name in self else ""
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """`{{ request }}` in a template: what the client sent beside its message.
+
+    Attributes:
+        headers: The declared request headers (`request.headers` in chatkit.yaml).
+    """
+
+    headers: HeaderView = field(default_factory=HeaderView)
+
+
+def request_view(request_context: Any) -> RequestView:
+    """`{{ request }}` for a request context (empty for one without headers)."""
+    return RequestView(HeaderView(getattr(request_context, "headers", None) or {}))
+
+
 @dataclass(frozen=True)
 class ThreadView:
     """`{{ thread.id }}`, `{{ thread.title }}` in a template."""
@@ -73,7 +98,8 @@ def compile_template(source: str, variables: Mapping[str, Any],
     """A template that sees what instructions see; raises `TemplateError` when it cannot render
     with sample values."""
     template = _ENV.from_string(source)
-    template.render(_values(UserView("validate"), ThreadView("thr_validate"), variables, sample_state))
+    template.render(_values(UserView("validate"), ThreadView("thr_validate"), variables, sample_state,
+                            RequestView()))
     return template
 
 
@@ -83,14 +109,15 @@ def render_with_turn(template: Any, agent_context: Any, variables: Mapping[str, 
     request, thread = agent_context.request_context, agent_context.thread
     values = _values(UserView(request.user_id, Claims(request.claims)),
                      ThreadView(thread.id, thread.title, thread.created_at), variables,
-                     agent_context.state_view() if hasattr(agent_context, "state_view") else None)
+                     agent_context.state_view() if hasattr(agent_context, "state_view") else None,
+                     request_view(request))
     return str(template.render({**values, **extra}))
 
 
 def _values(user: UserView, thread: ThreadView, variables: Mapping[str, Any],
-            state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            state: Mapping[str, Any] | None = None, request: RequestView | None = None) -> dict[str, Any]:
     return {"user": user, "thread": thread, "now": datetime.now(timezone.utc), "vars": dict(variables),
-            "state": StateView(state or {})}
+            "state": StateView(state or {}), "request": request or RequestView()}
 
 
-__all__ = ["TemplateError", "ThreadView", "UserView", "compile_instructions", "compile_template", "render_with_turn"]
+__all__ = ["RequestView", "TemplateError", "ThreadView", "UserView", "request_view", "compile_instructions", "compile_template", "render_with_turn"]

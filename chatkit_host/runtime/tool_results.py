@@ -19,6 +19,7 @@ from chatkit.types import ClientEffectEvent, ProgressUpdateEvent
 
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.config.state import EffectConfig, state_errors
+from chatkit_host.runtime.instructions import request_view
 from chatkit_host.runtime.state import StateRefused
 from chatkit_host.runtime.widgets import NOT_SHOWN, TEMPLATES
 
@@ -53,7 +54,8 @@ def with_results(tool: FunctionTool, config: ToolConfig, effects: Mapping[str, E
         agent_context = ctx.context
         state = getattr(agent_context, "state", None)
         variables = {"arguments": parsed(arguments), "result": parsed(output) if isinstance(output, str) else output,
-                     "state": agent_context.state_view() if state is not None else {}}
+                     "state": agent_context.state_view() if state is not None else {},
+                     "request": request_view(agent_context.request_context)}
         try:
             if config.set_state is not None and state is not None:
                 changes = render_value(config.set_state, variables)
@@ -92,7 +94,8 @@ def with_progress(tool: FunctionTool, text: str) -> FunctionTool:
             values = values if isinstance(values, dict) else {}
             state = agent_context.state_view() if hasattr(agent_context, "state_view") else {}
             try:
-                line = template.render({"state": state, **values})
+                line = template.render({"state": state, "request": request_view(getattr(agent_context, "request_context", None)),
+                                        **values})
             except jinja2.TemplateError as error:
                 logger.warning("tool %s: the progress template failed: %s", tool.name, error)
                 line = text

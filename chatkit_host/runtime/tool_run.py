@@ -62,6 +62,12 @@ class ToolRun:
         return dict(self._context.request_context.claims)
 
     @property
+    def headers(self) -> Mapping[str, str]:
+        """The request headers chatkit.yaml declares (`request.headers`) that the client sent, by
+        lower-case name. Client data: check them before you trust them."""
+        return dict(getattr(self._context.request_context, "headers", None) or {})
+
+    @property
     def state(self) -> dict[str, Any]:
         """A copy of the thread's state (`{}` when chatkit.yaml declares none); change it with
         `set_state`."""
