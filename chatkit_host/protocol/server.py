@@ -6,6 +6,7 @@ a reload never changes the configuration under a turn in flight.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from chatkit.types import (
     AssistantMessageItem,
     AudioInput,
     FeedbackKind,
+    InferenceOptions,
     SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
@@ -103,9 +105,16 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             async for event in workflow_turn(self, runtime, thread, input_user_message, context):
                 yield event
             return
-        agent = self._agent_for(thread, runtime)
+        options = input_user_message.inference_options if input_user_message is not None else None
+        current = self._agent_for(thread, runtime)
+        # A composer tool may send this one message to another agent; the thread keeps its own.
+        routed = runtime.composer.agent(options, current, runtime.agents)
+        agent = routed or current
+        if options is not None:  # templates see the choices as `request.tool_choice`, `request.model`
+            context = dataclasses.replace(context, model=options.model,
+                                          tool_choice=options.tool_choice.id if options.tool_choice else None)
         agent_context = await runtime.turn_context(self.store, thread, context)
-        agent, result = await approved_or_new_run(self, runtime, agent, agent_context, context)
+        agent, result = await approved_or_new_run(self, runtime, agent, agent_context, context, options)
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
             events = stream_agent_response(
@@ -122,14 +131,15 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             raise
         for event in ask_approvals(result, agent, thread, lambda: self.store.generate_item_id("message", thread, context)):
             yield event  # the run stopped before tool calls that need the user's approval
-        if result.last_agent is not None:
+        if result.last_agent is not None and result.last_agent is not routed:
             thread.metadata[CURRENT_AGENT] = result.last_agent.name
         await self._remember_chain(thread, result, context)
         if thread.title is None and input_user_message is not None:
             thread.title = await self._title(runtime, input_user_message, agent_context)
 
     async def _start_run(
-        self, agent: Agent, runtime: Runtime, agent_context: TurnContext, context: RequestContext
+        self, agent: Agent, runtime: Runtime, agent_context: TurnContext, context: RequestContext,
+        options: InferenceOptions | None = None,
     ) -> RunResultStreaming:
         """The agent's run on the thread's history (or what a chaining model has not seen yet).
 
@@ -137,14 +147,16 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         idle for minutes, and its frame should not keep the items its input was built from.
         """
         thread = agent_context.thread
-        chain = await self._chain(thread, agent, context)
+        # A model from the picker did not see the agent's chained responses: send it the history.
+        picked = runtime.composer.model(options)
+        chain = None if picked is not None else await self._chain(thread, agent, context)
         items = chain.items if chain else await self._history(thread, runtime, context)
         converter = runtime.converter.for_request(self._attachment_input, context)
         return Runner.run_streamed(
             agent,
             [*await converter.to_agent_input(items), *runtime.state_input(agent_context)],
             context=agent_context,
-            run_config=runtime.run_config(thread.id),
+            run_config=runtime.composer.run_config(options, runtime.run_config(thread.id)),
             hooks=USAGE_HOOKS,
             previous_response_id=chain.response_id if chain else None,
         )

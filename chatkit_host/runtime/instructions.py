@@ -56,14 +56,19 @@ class RequestView:
 
     Attributes:
         headers: The declared request headers (`request.headers` in chatkit.yaml).
+        tool_choice: The id of the composer tool the message was sent with, or None.
+        model: The id of the composer model the message was sent with, or None.
     """
 
     headers: HeaderView = field(default_factory=HeaderView)
+    tool_choice: str | None = None
+    model: str | None = None
 
 
 def request_view(request_context: Any) -> RequestView:
     """`{{ request }}` for a request context (empty for one without headers)."""
-    return RequestView(HeaderView(getattr(request_context, "headers", None) or {}))
+    return RequestView(HeaderView(getattr(request_context, "headers", None) or {}),
+                       getattr(request_context, "tool_choice", None), getattr(request_context, "model", None))
 
 
 @dataclass(frozen=True)
