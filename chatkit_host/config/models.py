@@ -227,6 +227,9 @@ class AgentConfig(Strict):
     """Values for the instructions template (`{{ vars.NAME }}`); they override the top-level `vars`."""
     guardrails: GuardrailsConfig | None = None
     """Checks on this agent's input and output; one that trips ends the turn with a message."""
+    allow_cancel: bool | None = None
+    """Whether the user may stop a reply while this agent has the thread; overrides
+    `stream.allow_cancel`."""
 
     @model_validator(mode="after")
     def _instructions_or_code(self) -> AgentConfig:

@@ -26,6 +26,7 @@ from chatkit.types import (
     SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
+    StreamOptions,
     ThreadStreamEvent,
     TranscriptionResult,
     UserMessageItem,
@@ -186,6 +187,14 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             return self.respond(thread, None, context)
 
         return respond
+
+    def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
+        # Sent as a stream starts, before the turn's agent is known for sure: the thread's agent decides.
+        runtime = self._runtime()
+        name = thread.metadata.get(CURRENT_AGENT)
+        agent = runtime.config.agents.get(name if isinstance(name, str) else runtime.config.entry_agent)
+        allowed = agent.allow_cancel if agent is not None and agent.allow_cancel is not None else None
+        return StreamOptions(allow_cancel=runtime.config.stream.allow_cancel if allowed is None else allowed)
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
