@@ -42,6 +42,7 @@ from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.runtime.models import chains_responses
 from chatkit_host.runtime.attachments import AttachmentSource
 from chatkit_host.runtime.hosted_tools import image_converter
+from chatkit_host.runtime.instructions import turn_values
 from chatkit_host.runtime.transcription import transcribe
 from chatkit_host.storage.attachments import HostAttachments, process_with_files
 from chatkit_host.storage.store import SQLStore
@@ -152,7 +153,8 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         picked = runtime.composer.model(options)
         chain = None if picked is not None else await self._chain(thread, agent, context)
         items = chain.items if chain else await self._history(thread, runtime, context)
-        converter = runtime.converter.for_request(self._attachment_input, context)
+        converter = runtime.converter.for_request(self._attachment_input, context,
+                                                  turn_values(agent_context, runtime.config.vars))
         return Runner.run_streamed(
             agent,
             [*await converter.to_agent_input(items), *runtime.state_input(agent_context)],

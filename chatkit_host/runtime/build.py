@@ -206,7 +206,7 @@ def _tools(loaded: LoadedConfig, problems: list[ConfigProblem], widgets: WidgetL
     for name, config in loaded.config.tools.items():
         try:
             tool = build_tool(ToolSpec(name, config, loaded.base_dir, widgets, forms, loaded.config.tools,
-                                      loaded.config.effects))
+                                      loaded.config.effects, loaded.config.vars))
         except ToolBuildError as error:
             problems.append(loaded.problem(("tools", name, error.key), error.message, error.hint))
             continue

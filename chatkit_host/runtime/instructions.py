@@ -111,12 +111,16 @@ def compile_template(source: str, variables: Mapping[str, Any],
 def render_with_turn(template: Any, agent_context: Any, variables: Mapping[str, Any],
                      **extra: Any) -> str:
     """`template` rendered with what instructions see in this turn (user, thread, now, vars, state)."""
+    return str(template.render({**turn_values(agent_context, variables), **extra}))
+
+
+def turn_values(agent_context: Any, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """What a template sees in this turn: user, thread, now, vars, state and request."""
     request, thread = agent_context.request_context, agent_context.thread
-    values = _values(UserView(request.user_id, Claims(request.claims)),
-                     ThreadView(thread.id, thread.title, thread.created_at), variables,
-                     agent_context.state_view() if hasattr(agent_context, "state_view") else None,
-                     request_view(request))
-    return str(template.render({**values, **extra}))
+    return _values(UserView(request.user_id, Claims(request.claims)),
+                   ThreadView(thread.id, thread.title, thread.created_at), variables,
+                   agent_context.state_view() if hasattr(agent_context, "state_view") else None,
+                   request_view(request))
 
 
 def _values(user: UserView, thread: ThreadView, variables: Mapping[str, Any],
@@ -125,4 +129,4 @@ def _values(user: UserView, thread: ThreadView, variables: Mapping[str, Any],
             "state": StateView(state or {}), "request": request or RequestView()}
 
 
-__all__ = ["RequestView", "TemplateError", "ThreadView", "UserView", "request_view", "compile_instructions", "compile_template", "render_with_turn"]
+__all__ = ["RequestView", "TemplateError", "ThreadView", "UserView", "request_view", "turn_values", "compile_instructions", "compile_template", "render_with_turn"]
