@@ -24,6 +24,7 @@ from chatkit_host.config.guardrails import GuardrailsConfig
 from chatkit_host.config.observability import ObservabilityConfig
 from chatkit_host.config.files import ConvertersConfig, FilesConfig, TranscriptionConfig
 from chatkit_host.config.request import RequestConfig
+from chatkit_host.config.sources import SourceSpec
 from chatkit_host.config.state import EffectConfig, StateConfig
 from chatkit_host.config.stream import StreamConfig
 from chatkit_host.config.tool_kinds import TOOL_KINDS
@@ -283,6 +284,10 @@ class ToolConfig(Strict):
     effect: EffectSpec | None = None
     """After the tool returns, send the page this client effect (its data: templates over
     `arguments`, `result` and `state`)."""
+    sources: SourceSpec | None = None
+    """After the tool returns, cite where the answer comes from: sources (URLs, entities or files,
+    templates over `arguments`, `result`, `state` and `request`) shown as annotations on the assistant
+    message that follows. For `python` and `http` tools."""
     data_from: str | None = None
     """With `widget`: the widget's data is the output of this `python` or `http` tool, called with
     this tool's arguments (the parameters are that tool's), not arguments the model makes up."""

@@ -43,6 +43,7 @@ from chatkit_host.runtime.models import chains_responses
 from chatkit_host.runtime.attachments import AttachmentSource
 from chatkit_host.runtime.hosted_tools import image_converter
 from chatkit_host.runtime.instructions import turn_values
+from chatkit_host.runtime.sources import with_annotations
 from chatkit_host.runtime.transcription import transcribe
 from chatkit_host.storage.attachments import HostAttachments, process_with_files
 from chatkit_host.storage.store import SQLStore
@@ -123,7 +124,8 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
                 agent_context, result, converter=image_converter(self.attachments, runtime, agent, context)
             )
             # Text deltas were coalesced as they left the model (runtime/coalesce.py).
-            events = watch_turn(ids.rewrite(events), runtime, agent, thread, input_user_message)
+            events = with_annotations(ids.rewrite(events), agent_context)
+            events = watch_turn(events, runtime, agent, thread, input_user_message)
             async for event in events:
                 yield event
         except BaseException:

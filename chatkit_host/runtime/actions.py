@@ -28,6 +28,7 @@ from chatkit.errors import CustomStreamError
 from chatkit.server import stream_widget
 from chatkit.store import Store
 from chatkit.types import (
+    Annotation,
     AssistantMessageContent,
     AssistantMessageItem,
     ClientEffectEvent,
@@ -264,9 +265,11 @@ class _Run:
     def _app_step(self, step: ActionStep) -> list[ThreadStreamEvent]:
         if isinstance(step, SayStep):
             text = TEMPLATES.from_string(step.say).render(**self.variables)
+            # Sources a `call` step's tool cited go on the message that says its result.
+            annotations = [Annotation(source=source) for source in self.agent_context.take_sources()]
             return [ThreadItemDoneEvent(item=AssistantMessageItem(
                 id=self.new_id(), thread_id=self.thread.id, created_at=datetime.now(),
-                content=[AssistantMessageContent(text=text)]))]
+                content=[AssistantMessageContent(text=text, annotations=annotations)]))]
         if isinstance(step, EffectStep):
             return [self._effect(step, step.effect)]
         if isinstance(step, SetStateStep):
