@@ -33,6 +33,7 @@ from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host
 from chatkit_host.refs import referenced_files, referenced_modules
 from chatkit_host.runtime.build import Runtime, build_runtime
+from chatkit_host.runtime.state import stored_misfits as misfits_of
 
 logger = logging.getLogger("chatkit_host.reload")
 
@@ -190,6 +191,10 @@ class ConfigWatcher:
         if guarded:
             self._refuse(guarded)
             return False
+        misfit = await self._state_misfit(current, runtime)
+        if misfit is not None:
+            self._refuse([misfit])
+            return False
         if runtime.version == current.version and self.host.last_error is None:
             # A touched file, an unrelated file in the folder: nothing to announce. Still put the
             # fresh build in force: the one serving may have read a file just before a save that
@@ -204,6 +209,28 @@ class ConfigWatcher:
         logger.info("reloaded %s (version %s, %.0f ms)%s", self.path.name, runtime.version, elapsed,
                     f" after a change to {shown}" if shown else "")
         return True
+
+    async def _state_misfit(self, current: Runtime, runtime: Runtime) -> str | None:
+        """Why a changed `state` schema cannot apply: saved thread states that do not fit it (with
+        its defaults filled in). Applying it would leave those threads refusing every change."""
+        new = runtime.config.state
+        if new is None or new == current.config.state:
+            return None
+        try:
+            count, examples = await misfits_of(self.host.store, new)
+        except Exception as error:  # the store is down: the schema cannot be checked, so not applied
+            logger.warning("cannot check the stored thread states: %s", error)
+            return runtime.loaded.problem(("state", "properties"), "the stored thread states could not be "
+                                          f"checked against the new schema ({type(error).__name__})").render(
+                                              runtime.loaded.base_dir)
+        if count == 0:
+            return None
+        problem = runtime.loaded.problem(
+            ("state", "properties"),
+            f"the state saved for {count} thread(s) does not fit the new schema: {' | '.join(examples)}",
+            "keep the change compatible (a new property with a default, a wider limit), or restart to "
+            "apply it anyway")
+        return problem.render(runtime.loaded.base_dir)
 
     def _refuse(self, lines: list[str]) -> None:
         metrics.reload_finished(ok=False)

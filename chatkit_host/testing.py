@@ -79,11 +79,13 @@ def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any
 
 
 class ChatKitClient:
-    """Requests to one ChatKit endpoint (``url``), optionally as a bearer-token user."""
+    """Requests to one ChatKit endpoint (``url``), optionally as a bearer-token user, sending
+    ``headers`` (page context, as `request.headers` declares) with every request."""
 
-    def __init__(self, url: str, token: str | None = None, client: httpx.AsyncClient | None = None):
+    def __init__(self, url: str, token: str | None = None, client: httpx.AsyncClient | None = None,
+                 headers: dict[str, str] | None = None):
         self.url = url
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0))
 
     async def aclose(self) -> None:

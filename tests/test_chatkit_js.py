@@ -52,9 +52,10 @@ EVERY_CLIENT_KEY: dict[str, Any] = {
                         "accept": {"image/png": [".png"]}},
         "dictation": True,
         "tools": [{"id": "search", "label": "Search", "icon": "globe", "short_label": "Find",
-                   "placeholder_override": "Search for…", "pinned": True, "persistent": True}],
+                   "placeholder_override": "Search for…", "pinned": True, "persistent": True,
+                   "agent": "triage", "tool": "lookup_order"}],
         "models": [{"id": "fast", "label": "Fast", "description": "Quick", "default": True,
-                    "disabled": False}],
+                    "disabled": False, "model": "demo/fast"}],
     },
     "locale": "fr-FR",
 }

@@ -90,7 +90,7 @@ def playground_config(script_url: str) -> dict[str, Any]:
                          "prompts": [{"label": "Track", "prompt": "Where is my order?", "icon": "map-pin"}]},
         "composer": {"placeholder": "Ask Acme…", "dictation": False,
                      "attachments": {"max_count": 3},
-                     "models": [{"id": "fast", "label": "Fast", "default": True}],
+                     "models": [{"id": "fast", "label": "Fast", "default": True, "model": "demo/fast"}],
                      "tools": [{"id": "search", "label": "Search", "icon": "globe", "pinned": True}]},
     }
     return config

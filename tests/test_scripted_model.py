@@ -317,6 +317,7 @@ async def test_the_record_file_has_one_line_per_model_call_with_its_input(tmp_pa
         "input": [{"role": "user", "content": "order please"}],
         "tools": ["lookup_order"],
         "previous_response_id": None,
+        "tool_choice": None,
     }
     assert [item.get("type") for item in lines[1]["input"]][1:] == [
         "function_call",

@@ -84,6 +84,9 @@ def pet_config() -> dict[str, Any]:
             {"effect": {"name": "pet.fed", "data": {"hunger": "{{ state.hunger }}"}}},
             {"say": "Yum! Hunger is now {{ state.hunger }}."},
         ]},
+        "pet.set_hunger": {"payload": {"hunger": "integer"}, "streaming": False, "do": [
+            {"set_state": {"hunger": "{{ payload.hunger }}"}},
+        ]},
         "pet.name": {"payload": {"name": "string"}, "do": [
             {"if": "state.pet_name", "say": "I already have a name: {{ state.pet_name }}."},
             {"if": "not state.pet_name", "set_title": "{{ payload.name }}'s chat"},
@@ -174,11 +177,24 @@ async def test_a_state_change_that_breaks_the_schema_is_refused_and_nothing_is_s
         assert await alice.list_items(thread_id) == before
         assert (await _state(http, thread_id)).json()["state"] == {"hunger": 5}
 
+        # a synchronous action's refused change is the caller's mistake: a 400 that names it
+        refused = await http.post("/chatkit", headers={"Authorization": "Bearer token-a"}, json={
+            "type": "threads.sync_custom_action", "params": _action(thread_id, "pet.set_hunger", {"hunger": 12})})
+        assert refused.status_code == 400
+        assert refused.json() == {"error": {"code": "state_refused", "message": (
+            "action 'pet.set_hunger' failed: state change refused: hunger: 12 is greater than the maximum of 10")}}
+        assert await alice.list_items(thread_id) == before
+        assert (await _state(http, thread_id)).json()["state"] == {"hunger": 5}
+        fitting = await http.post("/chatkit", headers={"Authorization": "Bearer token-a"}, json={
+            "type": "threads.sync_custom_action", "params": _action(thread_id, "pet.set_hunger", {"hunger": 4})})
+        assert fitting.status_code == 200
+        assert (await _state(http, thread_id)).json()["state"] == {"hunger": 4}
+
         # a tool's refused change reaches the model as the tool's output, and is not saved either
         overfed = await alice.add_message(thread_id, "overfeed")
-        assert overfed.assistant_text == ("Overfed: error: state change refused: hunger: -4 is less than "
+        assert overfed.assistant_text == ("Overfed: error: state change refused: hunger: -5 is less than "
                                           "the minimum of 0")
-        assert (await _state(http, thread_id)).json()["state"] == {"hunger": 5}
+        assert (await _state(http, thread_id)).json()["state"] == {"hunger": 4}
 
 
 async def test_tools_change_state_send_effects_show_progress_and_stop_after_a_widget(tmp_path: Path) -> None:

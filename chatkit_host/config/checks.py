@@ -17,6 +17,7 @@ from chatkit_host.config.auth_checks import check_auth
 from chatkit_host.config.checking import ProblemAt as ProblemAt
 from chatkit_host.config.checking import resolve_path as resolve_path
 from chatkit_host.config.checking import suggest as suggest
+from chatkit_host.config.composer_checks import check_composer
 from chatkit_host.config.entity_checks import check_entities
 from chatkit_host.config.model_checks import check_model_references, check_scripted_files, check_transcription
 from chatkit_host.config.models import ChatKitConfig
@@ -56,6 +57,7 @@ def check_config(config: ChatKitConfig, base_dir: Path, problem: ProblemAt) -> C
         *check_entities(config, base_dir, problem),
         *check_static(config, base_dir, problem),
         *check_workflows(config, problem),
+        *check_composer(config, problem),
         *instruction_problems,
         *token_problems,
     ]

@@ -98,6 +98,13 @@ class ComposerToolConfig(_Strict):
     """Show the tool beside the composer, outside the menu."""
     persistent: bool = False
     """Keep the tool chosen after a message is sent."""
+    agent: str | None = None
+    """The agent that answers a message sent with this tool chosen (the thread's agent is unchanged
+    for later messages unless that agent hands off)."""
+    tool: str | None = None
+    """A tool (of `tools`) the model must call first in a message sent with this tool chosen;
+    answered by `agent`, else by the thread's agent when it has the tool, else by the first agent
+    that has it. With neither `agent` nor `tool`, the choice is only seen by templates."""
 
 
 class ComposerModelConfig(_Strict):
@@ -112,7 +119,15 @@ class ComposerModelConfig(_Strict):
     default: bool = False
     """Chosen at first."""
     disabled: bool = False
-    """Shown but not selectable."""
+    """Shown but not selectable (a message that names it is refused)."""
+    model: str | None = None
+    """The model reference (`NAME` or `PROVIDER/NAME`, as for agents) every agent of a message sent
+    with this entry chosen runs on; defaults to `id`."""
+
+    @property
+    def reference(self) -> str:
+        """The model reference this entry stands for."""
+        return self.model or self.id
 
 
 class ComposerConfig(_Strict):

@@ -52,6 +52,10 @@ def _references(loaded: LoadedConfig) -> Iterator[tuple[KeyPath, str, str]]:
         path: KeyPath = ("agents", name, "model") if agent.model else ("models", "default")
         reference = agent.model or config.models.default
         yield path, reference, _provider_of(reference, config.models.providers)
+    for index, entry in enumerate(config.client.composer.models):
+        if not entry.disabled:
+            path = ("client", "composer", "models", index, "model" if entry.model else "id")
+            yield path, entry.reference, _provider_of(entry.reference, config.models.providers)
     if config.transcription is not None:
         provider = config.transcription.provider
         yield ("transcription", "provider"), config.transcription.model, provider

@@ -115,9 +115,11 @@ class ConvertersConfig(_Strict):
     tags: dict[str, str] = {}
     """@-mention templates by entity type (the tag's `data.type`; `default` for any other), e.g.
     `article: "<ARTICLE id='{{ tag.id }}'>{{ tag.data.body }}</ARTICLE>"`. A sandboxed jinja2
-    template seeing `tag` (`id`, `text`, `data`, `group`)."""
+    template seeing `tag` (`id`, `text`, `data`, `group`), and `state`, `request`, `user`, `thread`
+    and `vars` as instructions do."""
     hidden_context: str | None = None
-    """Template for hidden context items, seeing `content`; defaults to the SDK's wording."""
+    """Template for hidden context items, seeing `content` (and `state`, `request`, `user`, `thread`,
+    `vars`); defaults to the SDK's wording."""
     generated_images: Literal["files", "data_url"] = "files"
     """Images from the `image_generation` tool: `files` stores them in file storage and keeps a URL
     (never base64 in the database; an agent with the tool then needs a `files` section);

@@ -15,6 +15,8 @@ def check_model_references(config: ChatKitConfig, problem: ProblemAt) -> list[Co
     references: list[tuple[KeyPath, str]] = [(("models", "default"), config.models.default)]
     references += [(("agents", name, "model"), agent.model)
                    for name, agent in config.agents.items() if agent.model is not None]
+    references += [(("client", "composer", "models", index, "model" if entry.model else "id"), entry.reference)
+                   for index, entry in enumerate(config.client.composer.models)]
     providers = ["openai", *(name for name in config.models.providers if name != "openai")]
     problems: list[ConfigProblem] = []
     for path, reference in references:

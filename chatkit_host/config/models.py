@@ -23,6 +23,8 @@ from chatkit_host.config.entities import EntitiesConfig
 from chatkit_host.config.guardrails import GuardrailsConfig
 from chatkit_host.config.observability import ObservabilityConfig
 from chatkit_host.config.files import ConvertersConfig, FilesConfig, TranscriptionConfig
+from chatkit_host.config.request import RequestConfig
+from chatkit_host.config.sources import SourceSpec
 from chatkit_host.config.state import EffectConfig, StateConfig
 from chatkit_host.config.stream import StreamConfig
 from chatkit_host.config.tool_kinds import TOOL_KINDS
@@ -226,6 +228,9 @@ class AgentConfig(Strict):
     """Values for the instructions template (`{{ vars.NAME }}`); they override the top-level `vars`."""
     guardrails: GuardrailsConfig | None = None
     """Checks on this agent's input and output; one that trips ends the turn with a message."""
+    allow_cancel: bool | None = None
+    """Whether the user may stop a reply while this agent has the thread; overrides
+    `stream.allow_cancel`."""
 
     @model_validator(mode="after")
     def _instructions_or_code(self) -> AgentConfig:
@@ -279,6 +284,10 @@ class ToolConfig(Strict):
     effect: EffectSpec | None = None
     """After the tool returns, send the page this client effect (its data: templates over
     `arguments`, `result` and `state`)."""
+    sources: SourceSpec | None = None
+    """After the tool returns, cite where the answer comes from: sources (URLs, entities or files,
+    templates over `arguments`, `result`, `state` and `request`) shown as annotations on the assistant
+    message that follows. For `python` and `http` tools."""
     data_from: str | None = None
     """With `widget`: the widget's data is the output of this `python` or `http` tool, called with
     this tool's arguments (the parameters are that tool's), not arguments the model makes up."""
@@ -383,6 +392,8 @@ class ChatKitConfig(Strict):
     workflows: dict[str, WorkflowConfig] = {}
     """Workflows by name: agents run in order, branching and looping on what they return
     (docs/workflows.md). Name one as `entry` to run it on every turn."""
+    request: RequestConfig = RequestConfig()
+    """What of each HTTP request templates and tools see: the declared page-context headers."""
 
     @property
     def entry_agent(self) -> str:

@@ -15,3 +15,7 @@ class StreamConfig(BaseModel):
     """Text deltas that arrive within this many milliseconds of the first are sent as one event:
     the same text in fewer, larger pieces (less CPU per reply). `0` sends every model delta as
     its own event."""
+    allow_cancel: bool = True
+    """Whether ChatKit.js offers the user a stop button while a reply streams (the SDK's
+    `stream_options`). `false` for replies that must not be cut short, e.g. while a tool books
+    something; an agent's `allow_cancel` overrides it for the threads it has."""

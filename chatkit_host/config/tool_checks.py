@@ -29,6 +29,15 @@ def check_tool_kinds(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigPr
         if tool.agent is not None and tool.agent not in config.agents:
             problems.append(problem(("tools", name, "agent"), f"unknown agent '{tool.agent}'",
                                     suggest(tool.agent, config.agents, "known agents")))
+        if tool.sources is not None and tool.kind not in ("python", "http"):
+            problems.append(problem(("tools", name, "sources"), f"a {tool.kind} tool has no result to cite",
+                                    "sources go on python and http tools"))
+        elif tool.sources is not None:
+            environment = SandboxedEnvironment()
+            for key in ("each", "title", "url", "entity", "file", "description"):
+                text = getattr(tool.sources, key)
+                if text is not None:
+                    problems += template_problems(environment, text, ("tools", name, "sources", key), problem, None)
         if tool.hosted == "file_search":
             problems.append(problem(("tools", name, "hosted"), "file_search needs vector stores",
                                     "write {type: file_search, vector_store_ids: [vs_...]}"))

@@ -82,9 +82,18 @@ class HttpToolConfig(_WithParameters):
     """
 
     url: str = Field(pattern=r"^https?://")
-    """URL template, e.g. `https://api.example.com/orders/{order_id}`."""
+    """URL template, e.g. `https://api.example.com/orders/{order_id}`: `{name}` is an argument;
+    `{{ expression }}` is a template over `state`, `request`, `user`, `thread` and `vars`, e.g.
+    `/customers/{{ state.customer_id }}/orders/{order_id}`. Both are filled URL-quoted."""
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     """HTTP method."""
+    query: dict[str, Any] = {}
+    """Query parameters the host adds to every call, each a template over `arguments`, `state`,
+    `request`, `user`, `thread` and `vars`, e.g. `{map: "{{ request.headers['x-map-id'] }}"}`; they win
+    over an argument of the same name."""
+    body: dict[str, Any] = {}
+    """Values the host adds to the JSON body (POST, PUT, PATCH), templates as in `query`; a string
+    that is one `{{ expression }}` keeps the expression's type."""
     headers: dict[str, str] = {}
     """Request headers; put secrets in the environment: `Authorization: "Bearer ${API_TOKEN}"`."""
     timeout: float = Field(10.0, gt=0, le=300)
@@ -94,6 +103,12 @@ class HttpToolConfig(_WithParameters):
     allow_hosts: list[str] = []
     """When set, the only hosts this tool may call (`api.example.com`, or `*.example.com` for its
     subdomains); any other host — say one a URL field filled in — is refused before connecting."""
+
+    @model_validator(mode="after")
+    def _body_needs_a_method_with_one(self) -> HttpToolConfig:
+        if self.body and self.method not in ("POST", "PUT", "PATCH"):
+            raise ValueError(f"a {self.method} request has no body: use `query`, or method POST, PUT or PATCH")
+        return self
 
 
 class ClientToolConfig(_WithParameters):

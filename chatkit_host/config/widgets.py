@@ -171,7 +171,7 @@ STREAMING_ONLY_STEPS = (ShowWidgetStep, RespondStep, AskStep, SayStep, EffectSte
 """Steps that stream to the client: not allowed in an action declared `streaming: false`."""
 
 
-ACTION_TEMPLATE_VARIABLES = ("payload", "result", "results", "state", "sender", "user", "thread")
+ACTION_TEMPLATE_VARIABLES = ("payload", "result", "results", "state", "sender", "user", "thread", "request")
 """What an action step's templates see (`runtime/actions.py` fills them); `validate` reports any
 other name."""
 

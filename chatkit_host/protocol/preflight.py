@@ -119,7 +119,12 @@ async def check_declared(
     request: ChatKitReq, runtime: Runtime, store: SQLStore, context: RequestContext
 ) -> None:
     """Refuse (400) what the configuration rules out: an unknown action type, a payload that breaks
-    its action's schema, a form submitted without answers its required questions need."""
+    its action's schema, a form submitted without answers its required questions need, a composer
+    tool or model the composer does not offer."""
+    if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
+        refusal = runtime.composer.refusal(request.params.input.inference_options)
+        if refusal is not None:
+            raise refusal
     if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
         params = request.params
         sender = await _item(store, params.thread_id, params.item_id, context) if params.item_id else None

@@ -6,6 +6,7 @@ a reload never changes the configuration under a turn in flight.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable
@@ -21,9 +22,11 @@ from chatkit.types import (
     AssistantMessageItem,
     AudioInput,
     FeedbackKind,
+    InferenceOptions,
     SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
+    StreamOptions,
     ThreadStreamEvent,
     TranscriptionResult,
     UserMessageItem,
@@ -39,6 +42,8 @@ from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.runtime.models import chains_responses
 from chatkit_host.runtime.attachments import AttachmentSource
 from chatkit_host.runtime.hosted_tools import image_converter
+from chatkit_host.runtime.instructions import turn_values
+from chatkit_host.runtime.sources import with_annotations
 from chatkit_host.runtime.transcription import transcribe
 from chatkit_host.storage.attachments import HostAttachments, process_with_files
 from chatkit_host.storage.store import SQLStore
@@ -103,16 +108,24 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             async for event in workflow_turn(self, runtime, thread, input_user_message, context):
                 yield event
             return
-        agent = self._agent_for(thread, runtime)
+        options = input_user_message.inference_options if input_user_message is not None else None
+        current = self._agent_for(thread, runtime)
+        # A composer tool may send this one message to another agent; the thread keeps its own.
+        routed = runtime.composer.agent(options, current, runtime.agents)
+        agent = routed or current
+        if options is not None:  # templates see the choices as `request.tool_choice`, `request.model`
+            context = dataclasses.replace(context, model=options.model,
+                                          tool_choice=options.tool_choice.id if options.tool_choice else None)
         agent_context = await runtime.turn_context(self.store, thread, context)
-        agent, result = await approved_or_new_run(self, runtime, agent, agent_context, context)
+        agent, result = await approved_or_new_run(self, runtime, agent, agent_context, context, options)
         try:
             ids = FreshItemIds(lambda: self.store.generate_item_id("message", thread, context))
             events = stream_agent_response(
                 agent_context, result, converter=image_converter(self.attachments, runtime, agent, context)
             )
             # Text deltas were coalesced as they left the model (runtime/coalesce.py).
-            events = watch_turn(ids.rewrite(events), runtime, agent, thread, input_user_message)
+            events = with_annotations(ids.rewrite(events), agent_context)
+            events = watch_turn(events, runtime, agent, thread, input_user_message)
             async for event in events:
                 yield event
         except BaseException:
@@ -122,14 +135,15 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             raise
         for event in ask_approvals(result, agent, thread, lambda: self.store.generate_item_id("message", thread, context)):
             yield event  # the run stopped before tool calls that need the user's approval
-        if result.last_agent is not None:
+        if result.last_agent is not None and result.last_agent is not routed:
             thread.metadata[CURRENT_AGENT] = result.last_agent.name
         await self._remember_chain(thread, result, context)
         if thread.title is None and input_user_message is not None:
             thread.title = await self._title(runtime, input_user_message, agent_context)
 
     async def _start_run(
-        self, agent: Agent, runtime: Runtime, agent_context: TurnContext, context: RequestContext
+        self, agent: Agent, runtime: Runtime, agent_context: TurnContext, context: RequestContext,
+        options: InferenceOptions | None = None,
     ) -> RunResultStreaming:
         """The agent's run on the thread's history (or what a chaining model has not seen yet).
 
@@ -137,14 +151,17 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         idle for minutes, and its frame should not keep the items its input was built from.
         """
         thread = agent_context.thread
-        chain = await self._chain(thread, agent, context)
+        # A model from the picker did not see the agent's chained responses: send it the history.
+        picked = runtime.composer.model(options)
+        chain = None if picked is not None else await self._chain(thread, agent, context)
         items = chain.items if chain else await self._history(thread, runtime, context)
-        converter = runtime.converter.for_request(self._attachment_input, context)
+        converter = runtime.converter.for_request(self._attachment_input, context,
+                                                  turn_values(agent_context, runtime.config.vars))
         return Runner.run_streamed(
             agent,
             [*await converter.to_agent_input(items), *runtime.state_input(agent_context)],
             context=agent_context,
-            run_config=runtime.run_config(thread.id),
+            run_config=runtime.composer.run_config(options, runtime.run_config(thread.id)),
             hooks=USAGE_HOOKS,
             previous_response_id=chain.response_id if chain else None,
         )
@@ -174,6 +191,14 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
             return self.respond(thread, None, context)
 
         return respond
+
+    def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
+        # Sent as a stream starts, before the turn's agent is known for sure: the thread's agent decides.
+        runtime = self._runtime()
+        name = thread.metadata.get(CURRENT_AGENT)
+        agent = runtime.config.agents.get(name if isinstance(name, str) else runtime.config.entry_agent)
+        allowed = agent.allow_cancel if agent is not None and agent.allow_cancel is not None else None
+        return StreamOptions(allow_cancel=runtime.config.stream.allow_cancel if allowed is None else allowed)
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agents import Agent, Runner, RunResultStreaming
-from chatkit.types import ThreadMetadata
+from chatkit.types import InferenceOptions, ThreadMetadata
 
 from chatkit_host.context import RequestContext
 from chatkit_host.runtime.build import Runtime
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 async def approved_or_new_run(
     server: HostServer, runtime: Runtime, agent: Agent, agent_context: TurnContext, context: RequestContext,
+    options: InferenceOptions | None = None,
 ) -> tuple[Agent, RunResultStreaming]:
     """The run the user's answer to a tool approval resumes (with the agent it started from), or
     the turn's new run of `agent`."""
@@ -30,4 +31,4 @@ async def approved_or_new_run(
             first, state = resumed
             return first, Runner.run_streamed(first, state, run_config=runtime.run_config(thread.id),
                                               hooks=USAGE_HOOKS)
-    return agent, await server._start_run(agent, runtime, agent_context, context)
+    return agent, await server._start_run(agent, runtime, agent_context, context, options)

@@ -28,6 +28,7 @@ from chatkit.errors import CustomStreamError
 from chatkit.server import stream_widget
 from chatkit.store import Store
 from chatkit.types import (
+    Annotation,
     AssistantMessageContent,
     AssistantMessageItem,
     ClientEffectEvent,
@@ -61,6 +62,7 @@ from chatkit_host.config.state import EffectConfig, StateConfig, state_errors
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import Refusal
 from chatkit_host.runtime.forms import FormBook
+from chatkit_host.runtime.instructions import request_view
 from chatkit_host.runtime.state import StateRefused, ThreadState
 from chatkit_host.runtime.turn_context import TurnContext
 from chatkit_host.runtime.widget_streaming import stream_states
@@ -75,11 +77,12 @@ _ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>(?:(?!\}\}|\{\{).)*)\}\}\s
 
 
 class ActionFailed(Refusal):
-    """A step failed (answered 500 to a sync action); ``message`` is safe to show the client, the
-    log has the details."""
+    """A step failed (answered 500 `action_failed` to a sync action, or 400 `state_refused` when the
+    change it asked for breaks the state's schema); ``message`` is safe to show the client, the log
+    has the details."""
 
-    def __init__(self, message: str):
-        super().__init__(500, "action_failed", message)
+    def __init__(self, message: str, status: int = 500, code: str = "action_failed"):
+        super().__init__(status, code, message)
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ class _Run:
             "thread": {"id": thread.id, "title": thread.title},
             "state": agent_context.state_view(),
             "sender": {"id": None if sender is None else sender.id},
+            "request": request_view(context),
         }
 
     @classmethod
@@ -227,12 +231,14 @@ class _Run:
         except jinja2.TemplateError as error:
             return self._fail(step, "a template failed", str(error))
         except StateRefused as refused:
-            return self._fail(step, refused.message, "the state is unchanged")
+            # The values come from the payload or the state the caller built up: a refusal, not a fault.
+            return self._fail(step, refused.message, "the state is unchanged", 400, "state_refused")
 
-    def _fail(self, step: ActionStep, what: str, details: str) -> NoReturn:
+    def _fail(self, step: ActionStep, what: str, details: str, status: int = 500,
+              code: str = "action_failed") -> NoReturn:
         name = next(key for key in type(step).model_fields if key != "if_")  # its key: call, say, …
         logger.warning("action %r failed at its %s step: %s: %s", self.type, name, what, details)
-        raise ActionFailed(f"action '{self.type}' failed: {what}")
+        raise ActionFailed(f"action '{self.type}' failed: {what}", status, code)
 
     async def _step(self, step: ActionStep) -> list[ThreadStreamEvent]:
         if isinstance(step, CallStep):
@@ -259,9 +265,11 @@ class _Run:
     def _app_step(self, step: ActionStep) -> list[ThreadStreamEvent]:
         if isinstance(step, SayStep):
             text = TEMPLATES.from_string(step.say).render(**self.variables)
+            # Sources a `call` step's tool cited go on the message that says its result.
+            annotations = [Annotation(source=source) for source in self.agent_context.take_sources()]
             return [ThreadItemDoneEvent(item=AssistantMessageItem(
                 id=self.new_id(), thread_id=self.thread.id, created_at=datetime.now(),
-                content=[AssistantMessageContent(text=text)]))]
+                content=[AssistantMessageContent(text=text, annotations=annotations)]))]
         if isinstance(step, EffectStep):
             return [self._effect(step, step.effect)]
         if isinstance(step, SetStateStep):

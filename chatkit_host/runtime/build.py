@@ -25,6 +25,7 @@ from chatkit_host.refs import referenced_files
 from chatkit_host.runtime.actions import ActionRoutes
 from chatkit_host.runtime.app_checks import app_problems
 from chatkit_host.runtime.coalesce import coalescing
+from chatkit_host.runtime.composer import ComposerRoutes, build_composer
 from chatkit_host.runtime.code_agents import (
     CodeAgentError, HostModelProvider, clone_agent, code_model, load_agent, wire_handoffs,
 )
@@ -78,6 +79,8 @@ class Runtime:
     """`observability.tracing`: whether turns are traced, and where traces go."""
     entities: EntitySearch = field(default_factory=EntitySearch)
     """The `entities` section: the composer's @-mention search and entity previews."""
+    composer: ComposerRoutes = field(default_factory=ComposerRoutes)
+    """`client.composer`: where its tool menu and model picker send a message."""
     state_context: Any = None
     """`state.context`, compiled: the line about the state the model reads every turn."""
     warnings: tuple[ConfigProblem, ...] = ()
@@ -163,6 +166,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         actions=ActionRoutes(loaded.config.actions, counted_tools(_callable(tools)), widgets, forms,
                              loaded.config.state, loaded.config.effects),
         tracing=tracing, entities=entities, state_context=state_context,
+        composer=build_composer(loaded.config, providers, window),
         warnings=tuple(scripted_call_problems(agents)),
         workflows=workflows,
     )
@@ -202,7 +206,7 @@ def _tools(loaded: LoadedConfig, problems: list[ConfigProblem], widgets: WidgetL
     for name, config in loaded.config.tools.items():
         try:
             tool = build_tool(ToolSpec(name, config, loaded.base_dir, widgets, forms, loaded.config.tools,
-                                      loaded.config.effects))
+                                      loaded.config.effects, loaded.config.vars))
         except ToolBuildError as error:
             problems.append(loaded.problem(("tools", name, error.key), error.message, error.hint))
             continue

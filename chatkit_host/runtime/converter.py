@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,11 +58,15 @@ class HostConverter(ThreadItemConverter):
         self.templates = ConverterTemplates(self.config)
         self.source, self.context = source, context
         self.parts: TurnAttachments | None = None
+        self.turn: dict[str, Any] = {}
+        """What the `converters` templates see beside their own values (`state`, `request`, …)."""
 
-    def for_request(self, source: AttachmentSource, context: RequestContext) -> HostConverter:
-        """This converter, reading attachments from `source` as the user of `context`."""
+    def for_request(self, source: AttachmentSource, context: RequestContext,
+                    turn: Mapping[str, Any] | None = None) -> HostConverter:
+        """This converter, reading attachments from `source` as the user of `context`; its
+        templates see ``turn`` (the thread's state as it is now, the request, the user, vars)."""
         bound = copy.copy(self)
-        bound.source, bound.context = source, context
+        bound.source, bound.context, bound.turn = source, context, dict(turn or {})
         return bound
 
     async def to_agent_input(
@@ -95,14 +99,14 @@ class HostConverter(ThreadItemConverter):
         content = item.content
         if isinstance(content, dict) and content.get("kind") == TOOL_HISTORY:
             return list(content.get("items", []))
-        text = self.templates.hidden_context(content)
+        text = self.templates.hidden_context(content, self.turn)
         if text is not None:
             return {"type": "message", "role": "user",
                     "content": [ResponseInputTextParam(type="input_text", text=text)]}
         return await super().hidden_context_to_input(item)
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> Any:
-        text = self.templates.tag(tag)
+        text = self.templates.tag(tag, self.turn)
         if text is None:
             data = json.dumps(tag.data, ensure_ascii=False, default=str) if tag.data else "{}"
             text = f"@{tag.text} refers to entity {tag.id}: {data}"

@@ -7,6 +7,7 @@ that fails at render time falls back to the default wording rather than failing 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from chatkit.types import UserMessageTagContent
@@ -28,20 +29,21 @@ class ConverterTemplates:
             environment.from_string(config.hidden_context) if config.hidden_context else None
         )
 
-    def tag(self, tag: UserMessageTagContent) -> str | None:
-        """The tag's text for the model, or None when no template applies."""
+    def tag(self, tag: UserMessageTagContent, turn: Mapping[str, Any] | None = None) -> str | None:
+        """The tag's text for the model, or None when no template applies. ``turn``: what else the
+        template sees (`state`, `request`, `user`, `vars`)."""
         kind = tag.data.get("type") if isinstance(tag.data, dict) else None
         template = self._tags.get(str(kind)) if kind is not None else None
         template = template or self._tags.get("default")
         if template is None:
             return None
         values = {"id": tag.id, "text": tag.text, "data": tag.data, "group": tag.group}
-        return _render(template, {"tag": values}, f"converters.tags.{kind or 'default'}")
+        return _render(template, {**(turn or {}), "tag": values}, f"converters.tags.{kind or 'default'}")
 
-    def hidden_context(self, content: Any) -> str | None:
+    def hidden_context(self, content: Any, turn: Mapping[str, Any] | None = None) -> str | None:
         if self._hidden is None or not isinstance(content, str):
             return None
-        return _render(self._hidden, {"content": content}, "converters.hidden_context")
+        return _render(self._hidden, {**(turn or {}), "content": content}, "converters.hidden_context")
 
 
 def _render(template: Any, values: dict[str, Any], where: str) -> str | None:

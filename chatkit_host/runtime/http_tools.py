@@ -7,15 +7,23 @@ tool's output ("error: …"), so the model can say so or retry; the turn never c
 from __future__ import annotations
 
 import json
+import logging
+import re
 import string
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
+import jinja2
 from agents import FunctionTool
 
 from chatkit_host.config.tools import HttpToolConfig, parameters_schema
 from chatkit_host.runtime.arguments import parse_arguments
+from chatkit_host.runtime.instructions import RequestView, turn_values
+from chatkit_host.runtime.widgets import TEMPLATES
+
+logger = logging.getLogger("chatkit_host.tools")
 
 if TYPE_CHECKING:
     from chatkit_host.runtime.tool_kinds import ToolSpec
@@ -23,15 +31,62 @@ if TYPE_CHECKING:
 _WITH_BODY = ("POST", "PUT", "PATCH")
 
 
+_EXPRESSION = re.compile(r"(\{\{.*?\}\})", re.DOTALL)
+
+
 def url_fields(template: str) -> list[str]:
-    """The `{name}` fields of a URL template."""
-    return [field for _, field, _, _ in string.Formatter().parse(template) if field]
+    """The `{name}` fields of a URL template (its `{{ expressions }}` are not fields)."""
+    return [field for part in _EXPRESSION.split(template) if not _EXPRESSION.fullmatch(part)
+            for _, field, _, _ in string.Formatter().parse(part) if field]
+
+
+@dataclass(frozen=True)
+class HostValues:
+    """The templates the host fills in a call (`{{ … }}` in the URL, `query`, `body`), compiled once."""
+
+    url_parts: list[Any]
+    """The URL's parts: text with `{name}` fields, or a compiled expression."""
+    query: dict[str, Any]
+    body: dict[str, Any]
+
+    @classmethod
+    def compile(cls, http: HttpToolConfig) -> HostValues:
+        """Raises `ToolBuildError` naming the key of a template that does not parse."""
+        from chatkit_host.runtime.tools import ToolBuildError
+
+        parts: list[Any] = []
+        for part in _EXPRESSION.split(http.url):
+            try:
+                parts.append(TEMPLATES.from_string(part) if _EXPRESSION.fullmatch(part) else part)
+            except jinja2.TemplateSyntaxError as error:
+                raise ToolBuildError("http", f"url: template syntax error: {error.message}") from None
+        for key in ("query", "body"):
+            for name, value in getattr(http, key).items():
+                for text in _strings(value):
+                    try:
+                        TEMPLATES.parse(text)
+                    except jinja2.TemplateSyntaxError as error:
+                        raise ToolBuildError("http", f"{key}.{name}: template syntax error: {error.message}") from None
+        return cls(parts, dict(http.query), dict(http.body))
+
+    def url(self, arguments: dict[str, Any], values: dict[str, Any]) -> str:
+        """The URL with its fields (arguments) and expressions filled, each URL-quoted."""
+        filled = ""
+        for part in self.url_parts:
+            if isinstance(part, str):
+                fields = {key: quote(str(arguments[key]), safe="") for key in url_fields(part)}
+                filled += part.format(**fields)
+            else:
+                filled += quote(part.render(values), safe="")
+        return filled
 
 
 def build_http_tool(spec: ToolSpec) -> FunctionTool:
     name, config = spec.name, spec.config
     assert config.http is not None
     http = config.http
+    host_values = HostValues.compile(http)
+    variables = dict(spec.vars)
     schema = parameters_schema(http.parameters)
     in_url = set(url_fields(http.url))
     for field in sorted(in_url - set(schema.get("properties", {}))):
@@ -43,7 +98,8 @@ def build_http_tool(spec: ToolSpec) -> FunctionTool:
         parsed = parse_arguments(arguments, schema)
         if isinstance(parsed, str):
             return parsed
-        return await request(http, parsed, in_url)
+        values = {**_turn(ctx, variables), "arguments": parsed}
+        return await request(http, parsed, in_url, host_values, values)
 
     return FunctionTool(
         name=name,
@@ -60,23 +116,38 @@ def _described(name: str, method: str, schema: dict[str, Any]) -> str:
     return f"HTTP {method} tool {name}" + (f"; parameters: {fields}." if fields else ".")
 
 
-async def request(http: HttpToolConfig, arguments: dict[str, Any], in_url: set[str]) -> str:
+async def request(http: HttpToolConfig, arguments: dict[str, Any], in_url: set[str],
+                  host_values: HostValues | None = None, values: dict[str, Any] | None = None) -> str:
     """Make the call; the response body (cut to size) or an `error: …` line."""
     missing = sorted(field for field in in_url if field not in arguments)
     if missing:
         return f"error: missing arguments for the URL: {', '.join(missing)}"
-    url = http.url.format(**{key: quote(str(arguments[key]), safe="") for key in in_url})
+    host_values = host_values or HostValues.compile(http)
+    values = values or {"arguments": arguments}
+    from chatkit_host.runtime.actions import render_value  # actions import tools: import late
+
+    try:
+        url = host_values.url(arguments, values)
+        added_query = _plain(render_value(host_values.query, values))
+        added_body = _plain(render_value(host_values.body, values))
+    except jinja2.TemplateError as error:
+        logger.warning("http tool: a template failed: %s", error)
+        return f"error: a template of this tool failed: {error}"
     refused = refused_host(url, http.allow_hosts)
     if refused:
         return refused
     rest = {key: value for key, value in arguments.items() if key not in in_url}
-    body = rest if http.method in _WITH_BODY else None
+    body = {**rest, **added_body} if http.method in _WITH_BODY else None
     target = httpx.URL(url)
+    params: dict[str, str] = {}
     if body is None:
         # httpx replaces a URL's query with `params`: merge instead, so the URL's own query (a key,
         # a field placed there) is kept, and an argument never replaces what the URL fixes.
-        target = target.copy_merge_params(
-            {key: _query_value(value) for key, value in rest.items() if key not in target.params})
+        params = {key: _query_value(value) for key, value in rest.items() if key not in target.params}
+    # The host's own `query` values win over the model's arguments.
+    params.update({key: _query_value(value) for key, value in added_query.items()})
+    if params:
+        target = target.copy_merge_params(params)
     try:
         async with httpx.AsyncClient(timeout=http.timeout, follow_redirects=False) as client:
             async with client.stream(http.method, target, headers=http.headers,
@@ -118,6 +189,35 @@ def refused_host(url: str, allow_hosts: list[str]) -> str | None:
         if host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])):
             return None
     return f"error: the host {host or '(none)'} is not in this tool's allow_hosts"
+
+
+def _turn(ctx: Any, variables: dict[str, Any]) -> dict[str, Any]:
+    """What the call's templates see of the turn (user, thread, state, request, vars)."""
+    agent_context = getattr(ctx, "context", None)
+    if agent_context is None or not hasattr(agent_context, "request_context"):
+        return {"vars": variables, "state": {}, "request": RequestView()}
+    return turn_values(agent_context, variables)
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON can carry it: `{{ user }}` and `{{ thread }}` become their ids."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def _query_value(value: Any) -> str:

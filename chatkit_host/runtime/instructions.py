@@ -41,6 +41,36 @@ class UserView:
         return self.id
 
 
+class HeaderView(dict[str, str]):
+    """`{{ request.headers['x-article-id'] }}` (or `request.headers.x_article_id`): a declared header
+    the client did not send renders empty, as a claim does."""
+
+    def __missing__(self, key: str) -> str:
+        name = key.lower().replace("_", "-")
+        return self[name] if name != key and name in self else ""
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """`{{ request }}` in a template: what the client sent beside its message.
+
+    Attributes:
+        headers: The declared request headers (`request.headers` in chatkit.yaml).
+        tool_choice: The id of the composer tool the message was sent with, or None.
+        model: The id of the composer model the message was sent with, or None.
+    """
+
+    headers: HeaderView = field(default_factory=HeaderView)
+    tool_choice: str | None = None
+    model: str | None = None
+
+
+def request_view(request_context: Any) -> RequestView:
+    """`{{ request }}` for a request context (empty for one without headers)."""
+    return RequestView(HeaderView(getattr(request_context, "headers", None) or {}),
+                       getattr(request_context, "tool_choice", None), getattr(request_context, "model", None))
+
+
 @dataclass(frozen=True)
 class ThreadView:
     """`{{ thread.id }}`, `{{ thread.title }}` in a template."""
@@ -73,24 +103,30 @@ def compile_template(source: str, variables: Mapping[str, Any],
     """A template that sees what instructions see; raises `TemplateError` when it cannot render
     with sample values."""
     template = _ENV.from_string(source)
-    template.render(_values(UserView("validate"), ThreadView("thr_validate"), variables, sample_state))
+    template.render(_values(UserView("validate"), ThreadView("thr_validate"), variables, sample_state,
+                            RequestView()))
     return template
 
 
 def render_with_turn(template: Any, agent_context: Any, variables: Mapping[str, Any],
                      **extra: Any) -> str:
     """`template` rendered with what instructions see in this turn (user, thread, now, vars, state)."""
+    return str(template.render({**turn_values(agent_context, variables), **extra}))
+
+
+def turn_values(agent_context: Any, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """What a template sees in this turn: user, thread, now, vars, state and request."""
     request, thread = agent_context.request_context, agent_context.thread
-    values = _values(UserView(request.user_id, Claims(request.claims)),
-                     ThreadView(thread.id, thread.title, thread.created_at), variables,
-                     agent_context.state_view() if hasattr(agent_context, "state_view") else None)
-    return str(template.render({**values, **extra}))
+    return _values(UserView(request.user_id, Claims(request.claims)),
+                   ThreadView(thread.id, thread.title, thread.created_at), variables,
+                   agent_context.state_view() if hasattr(agent_context, "state_view") else None,
+                   request_view(request))
 
 
 def _values(user: UserView, thread: ThreadView, variables: Mapping[str, Any],
-            state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            state: Mapping[str, Any] | None = None, request: RequestView | None = None) -> dict[str, Any]:
     return {"user": user, "thread": thread, "now": datetime.now(timezone.utc), "vars": dict(variables),
-            "state": StateView(state or {})}
+            "state": StateView(state or {}), "request": request or RequestView()}
 
 
-__all__ = ["TemplateError", "ThreadView", "UserView", "compile_instructions", "compile_template", "render_with_turn"]
+__all__ = ["RequestView", "TemplateError", "ThreadView", "UserView", "request_view", "turn_values", "compile_instructions", "compile_template", "render_with_turn"]

@@ -16,7 +16,7 @@ from typing import Any
 from chatkit_host.config.state import StateConfig, state_errors
 from chatkit_host.context import RequestContext
 from chatkit_host.storage.store import SQLStore
-from chatkit_host.storage.thread_state import load_thread_state, save_thread_state
+from chatkit_host.storage.thread_state import load_thread_state, save_thread_state, stored_states
 
 logger = logging.getLogger("chatkit_host.state")
 
@@ -75,3 +75,22 @@ class ThreadState:
         if self._value != self._saved:
             await save_thread_state(self.store, self.thread_id, self._value, self.context)
             self._saved = copy.deepcopy(self._value)
+
+
+async def stored_misfits(store: SQLStore, config: StateConfig, shown: int = 3,
+                         page: int = 500) -> tuple[int, list[str]]:
+    """How many saved thread states do not fit `config` as a thread reads them (the saved values
+    over the new defaults), and why for the first `shown` of them (`thr_1: hunger: …`)."""
+    count, examples, after = 0, [], None
+    schema, first = config.state_schema, config.first_state
+    while True:
+        rows = await stored_states(store, after, page)
+        for thread_id, saved in rows:
+            errors = state_errors(schema, {**first, **saved})
+            if errors:
+                count += 1
+                if len(examples) < shown:
+                    examples.append(f"{thread_id}: {'; '.join(errors)}")
+        if len(rows) < page:
+            return count, examples
+        after = rows[-1][0]

@@ -39,6 +39,8 @@ class ToolSpec:
     tools: Mapping[str, ToolConfig] = dataclasses.field(default_factory=dict)
     """Every declared tool (a widget's `data_from` builds its source)."""
     effects: Mapping[str, EffectConfig] = dataclasses.field(default_factory=dict)
+    vars: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The top-level `vars`, for the tool's templates."""
 
 
 @cache

@@ -19,6 +19,8 @@ from chatkit.types import ClientEffectEvent, ProgressUpdateEvent
 
 from chatkit_host.config.models import ToolConfig
 from chatkit_host.config.state import EffectConfig, state_errors
+from chatkit_host.runtime.instructions import request_view
+from chatkit_host.runtime.sources import rendered_sources
 from chatkit_host.runtime.state import StateRefused
 from chatkit_host.runtime.widgets import NOT_SHOWN, TEMPLATES
 
@@ -40,7 +42,7 @@ def failed_output(output: Any) -> bool:
 
 def with_results(tool: FunctionTool, config: ToolConfig, effects: Mapping[str, EffectConfig]) -> FunctionTool:
     """`tool`, changing the state and sending the effect `config` declares once it returned."""
-    if config.set_state is None and config.effect is None:
+    if config.set_state is None and config.effect is None and config.sources is None:
         return tool
     from chatkit_host.runtime.actions import render_value  # actions import tools: import late
 
@@ -53,7 +55,8 @@ def with_results(tool: FunctionTool, config: ToolConfig, effects: Mapping[str, E
         agent_context = ctx.context
         state = getattr(agent_context, "state", None)
         variables = {"arguments": parsed(arguments), "result": parsed(output) if isinstance(output, str) else output,
-                     "state": agent_context.state_view() if state is not None else {}}
+                     "state": agent_context.state_view() if state is not None else {},
+                     "request": request_view(agent_context.request_context)}
         try:
             if config.set_state is not None and state is not None:
                 changes = render_value(config.set_state, variables)
@@ -69,6 +72,8 @@ def with_results(tool: FunctionTool, config: ToolConfig, effects: Mapping[str, E
                     logger.warning("tool %s: effect %r not sent: %s", tool.name, config.effect.name, "; ".join(errors))
                     return f"error: effect '{config.effect.name}' not sent: " + "; ".join(errors)
                 await agent_context.stream(ClientEffectEvent(name=config.effect.name, data=data))
+            if config.sources is not None:
+                _cite(tool.name, config, variables, agent_context)
         except StateRefused as refused:
             return f"error: {refused.message}"
         except jinja2.TemplateError as error:
@@ -77,6 +82,19 @@ def with_results(tool: FunctionTool, config: ToolConfig, effects: Mapping[str, E
         return output
 
     return dataclasses.replace(tool, on_invoke_tool=invoke_then_apply)
+
+
+def _cite(name: str, config: ToolConfig, variables: dict[str, Any], agent_context: Any) -> None:
+    """Leave the sources `config` declares for the next assistant message. A source that cannot be
+    made is left out with a warning: the tool's result still stands."""
+    assert config.sources is not None
+    try:
+        sources = rendered_sources(config.sources, variables)
+    except (jinja2.TemplateError, ValueError) as error:
+        logger.warning("tool %s: its sources were not cited: %s", name, error)
+        return
+    if hasattr(agent_context, "sources"):
+        agent_context.sources.extend(sources)
 
 
 def with_progress(tool: FunctionTool, text: str) -> FunctionTool:
@@ -92,7 +110,8 @@ def with_progress(tool: FunctionTool, text: str) -> FunctionTool:
             values = values if isinstance(values, dict) else {}
             state = agent_context.state_view() if hasattr(agent_context, "state_view") else {}
             try:
-                line = template.render({"state": state, **values})
+                line = template.render({"state": state, "request": request_view(getattr(agent_context, "request_context", None)),
+                                        **values})
             except jinja2.TemplateError as error:
                 logger.warning("tool %s: the progress template failed: %s", tool.name, error)
                 line = text

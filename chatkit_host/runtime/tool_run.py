@@ -25,6 +25,7 @@ from chatkit.types import (
 )
 
 from chatkit_host.config.state import EffectConfig, state_errors
+from chatkit_host.runtime.sources import make_source
 from chatkit_host.runtime.state import StateRefused
 from chatkit_host.runtime.widget_streaming import stream_states
 from chatkit_host.runtime.widgets import WidgetLibrary
@@ -40,6 +41,7 @@ class ToolRun:
                  effects: Mapping[str, EffectConfig]):
         self._wrapper, self._widgets, self._effects = wrapper, widgets, effects
         self._context = wrapper.context
+        self._sources: list[Any] = []
 
     @property
     def thread_id(self) -> str:
@@ -60,6 +62,12 @@ class ToolRun:
     def claims(self) -> Mapping[str, Any]:
         """What authentication knows about the user (JWT claims; empty for bearer tokens)."""
         return dict(self._context.request_context.claims)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The request headers chatkit.yaml declares (`request.headers`) that the client sent, by
+        lower-case name. Client data: check them before you trust them."""
+        return dict(getattr(self._context.request_context, "headers", None) or {})
 
     @property
     def state(self) -> dict[str, Any]:
@@ -111,6 +119,20 @@ class ToolRun:
         """Show a progress line while the tool works."""
         await self._context.stream(ProgressUpdateEvent(text=text))
 
+    def add_source(self, title: str, *, url: str | None = None, entity: str | None = None,
+                   file: str | None = None, description: str | None = None) -> None:
+        """Cite a source — a web page (`url`), an entity (`entity`: its id) or a file (`file`: its
+        name) — shown as an annotation on the assistant message that follows. Raises `ValueError`
+        unless exactly one of `url`, `entity` and `file` is given."""
+        self._sources.append(make_source(title, url=url, entity=entity, file=file, description=description))
+
+    def _returned(self) -> None:
+        """The tool returned: what it cited goes to the next message (a tool that raised cites nothing)."""
+        sources = getattr(self._context, "sources", None)
+        if sources is not None:
+            sources.extend(self._sources)
+        self._sources = []
+
     async def set_title(self, title: str) -> None:
         """Set the thread's title (saved when the turn's next event is)."""
         self._context.thread.title = title
@@ -143,11 +165,17 @@ def with_tool_run(function: Callable[..., Any], widgets: WidgetLibrary,
     if inspect.iscoroutinefunction(function):
         @functools.wraps(function)
         async def call(wrapper: RunContextWrapper[Any], *args: Any, **kwargs: Any) -> Any:
-            return await function(ToolRun(wrapper, widgets, effects), *args, **kwargs)
+            run = ToolRun(wrapper, widgets, effects)
+            result = await function(run, *args, **kwargs)
+            run._returned()
+            return result
     else:
         @functools.wraps(function)
         def call(wrapper: RunContextWrapper[Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            return function(ToolRun(wrapper, widgets, effects), *args, **kwargs)
+            run = ToolRun(wrapper, widgets, effects)
+            result = function(run, *args, **kwargs)
+            run._returned()
+            return result
 
     call.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[first.replace(annotation=RunContextWrapper[Any]), *rest])

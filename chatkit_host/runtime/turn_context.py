@@ -27,6 +27,14 @@ class TurnContext(AgentContext[Any]):
     sender: Annotated[WidgetItem | None, SkipValidation] = None
     failed_tool: str | None = None
     """The message of the last python tool that raised (an action's `call` step fails on it)."""
+    sources: Annotated[list[Any], SkipValidation] = []
+    """Sources tools cited (ChatKit `URLSource`/`EntitySource`/`FileSource`), waiting for the next
+    assistant message to carry them as annotations."""
+
+    def take_sources(self) -> list[Any]:
+        """The sources waiting for a message, now that one takes them."""
+        taken, self.sources = self.sources, []
+        return taken
 
     def state_view(self) -> StateView:
         """`{{ state }}` for templates: the current state, or empty."""

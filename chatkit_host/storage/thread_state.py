@@ -53,3 +53,18 @@ async def save_thread_state(store: SQLStore, thread_id: str, state: dict[str, An
 
     if not await store.write_transaction(write):
         raise NotFoundError(f"Thread {thread_id} not found")
+
+
+async def stored_states(store: SQLStore, after: str | None, limit: int) -> list[tuple[str, dict[str, Any]]]:
+    """A page of every user's saved states, `(thread_id, state)` by thread id after `after`.
+
+    Not scoped to a user: for the reloader, which checks a new `state` schema against what is stored.
+    """
+
+    def read(connection: Connection) -> list[tuple[str, str]]:
+        query = select(_STATE.c.thread_id, _STATE.c.data).order_by(_STATE.c.thread_id).limit(limit)
+        if after is not None:
+            query = query.where(_STATE.c.thread_id > after)
+        return [(row[0], row[1]) for row in connection.execute(query)]
+
+    return [(thread_id, json.loads(data)) for thread_id, data in await store.read_transaction(read)]

@@ -34,7 +34,10 @@ def caller_dependency(host: Host) -> dict[str, Provide]:
         context = await host.authenticator.authenticate(request.headers.get("authorization"))
         if context is None:
             return None
-        return dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"))
+        # Only the declared headers: whatever else a client sends never reaches a template or tool.
+        declared = host.runtime.config.request.headers
+        headers = {name: request.headers[name] for name in declared if name in request.headers}
+        return dataclasses.replace(context, base_url=str(request.base_url).rstrip("/"), headers=headers)
 
     async def caller(request: Request[Any, Any, Any]) -> RequestContext:
         context = await maybe_caller(request)

@@ -25,7 +25,7 @@ What a caller may rely on:
   id, an unstreamed one has none. A call with `previous_response_id` or `conversation_id` raises
   `UserError` (after it is recorded).
 - With `record`, each call appends one JSON line: model, instructions, input, tools (handoffs
-  included) and previous_response_id.
+  included), previous_response_id and the tool_choice it was asked to make.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class ScriptedReplyModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> ModelResponse:
-        self._record(system_instructions, input, tools, handoffs, previous_response_id)
+        self._record(system_instructions, input, tools, handoffs, previous_response_id, model_settings)
         self._check_server_state(previous_response_id, conversation_id)
         answer = self._answer(system_instructions, input, previous_response_id)
         with _generation_span(self.model_name, tracing, input, answer):
@@ -169,7 +169,7 @@ class ScriptedReplyModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        self._record(system_instructions, input, tools, handoffs, previous_response_id)
+        self._record(system_instructions, input, tools, handoffs, previous_response_id, model_settings)
         self._check_server_state(previous_response_id, conversation_id)
         answer = self._answer(system_instructions, input, previous_response_id)
         with _generation_span(self.model_name, tracing, input, answer):
@@ -221,6 +221,7 @@ class ScriptedReplyModel(Model):
         tools: list[Tool],
         handoffs: list[Handoff],
         previous_response_id: str | None,
+        model_settings: ModelSettings | None = None,
     ) -> None:
         if self.record is None:
             return
@@ -230,6 +231,7 @@ class ScriptedReplyModel(Model):
             "input": _items(input),
             "tools": [tool.name for tool in tools] + [handoff.tool_name for handoff in handoffs],
             "previous_response_id": previous_response_id,
+            "tool_choice": model_settings.tool_choice if model_settings is not None else None,
         }
         data = (json.dumps(line, default=_jsonable) + "\n").encode()
         # One write to an O_APPEND descriptor lands whole at the end of the file, so lines that

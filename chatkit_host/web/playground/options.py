@@ -86,9 +86,10 @@ def _composer(config: ChatKitConfig, client: ClientConfig) -> tuple[dict[str, An
         dictation = getattr(config, "transcription", None) is not None
     composer["dictation"] = {"enabled": dictation}
     if spec.tools:
-        composer["tools"] = [_camel(_without_none(t.model_dump())) for t in spec.tools]
+        # `agent` and `tool` are the server's routing, not ChatKit.js options.
+        composer["tools"] = [_camel(_without_none(t.model_dump(exclude={"agent", "tool"}))) for t in spec.tools]
     if spec.models:
-        composer["models"] = [_without_none(m.model_dump()) for m in spec.models]
+        composer["models"] = [_without_none(m.model_dump(exclude={"model"})) for m in spec.models]
     return composer, upload
 
 
