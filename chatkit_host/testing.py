@@ -1,17 +1,33 @@
-"""A ChatKit protocol client, for tests (yours and ours), benchmarks and terminal tools.
+"""A ChatKit protocol client and a host to point it at, for tests (yours and ours), benchmarks and
+terminal tools.
 
-It speaks to a host over HTTP exactly as ChatKit.js does: one POST endpoint answering JSON or
-server-sent events. Plain dicts in and out, so a test asserts on the wire format itself.
+`ChatKitClient` speaks to a host over HTTP exactly as ChatKit.js does: one POST endpoint answering
+JSON or server-sent events. Plain dicts in and out, so a test asserts on the wire format itself.
+`run_host` runs a project's host in-process (no socket); `serve_host` runs `chatkit-host serve` in a
+child process on a loopback port, for what only a real socket shows (disconnects, several workers,
+reload, other processes).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from chatkit_host.host import Host
+    from chatkit_host.runtime.build import Runtime
 
 
 class ChatKitHTTPError(Exception):
@@ -211,3 +227,120 @@ def _json_or_text(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
+
+
+@dataclass
+class RunningHost:
+    """A host running in-process (see `run_host`)."""
+
+    host: Host
+    """The host itself: its store, turn locks and the runtime in force (``host.swap`` reloads)."""
+    http: httpx.AsyncClient
+    """Requests to the app by path (``await running.http.get("/healthz")``)."""
+
+    def client(self, token: str | None = None) -> ChatKitClient:
+        """A protocol client for the ChatKit endpoint, as the user whose bearer ``token`` it is."""
+        return ChatKitClient(self.host.runtime.config.server.path, token=token, client=self.http)
+
+
+@asynccontextmanager
+async def run_host(project: str | os.PathLike[str] | Runtime,
+                   environ: Mapping[str, str] | None = None) -> AsyncIterator[RunningHost]:
+    """Run the app `chatkit-host serve` runs, in-process (ASGI, no socket), until the block ends.
+
+    ``project`` is the path of a chatkit.yaml or a runtime already built from one. ``environ``
+    fills its ``${VAR}``s: none unless given, so a test never depends on the shell it runs in.
+    The app starts and stops as under a server (the store opens and closes), and requests made
+    concurrently run concurrently. Responses arrive whole: a test that must leave in the middle
+    of a stream needs `serve_host`.
+    """
+    # Imported here, not at the top: `chatkit-host chat` uses the client above and should not pay
+    # for loading the whole host (seconds) to start.
+    from chatkit_host.config.loader import load_config
+    from chatkit_host.host import Host
+    from chatkit_host.runtime.build import build_runtime
+    from chatkit_host.web.app import create_app
+
+    if isinstance(project, (str, os.PathLike)):
+        project = build_runtime(load_config(Path(project), environ={} if environ is None else environ))
+    host = Host(project)
+    app = create_app(host)
+    transport = httpx.ASGITransport(app=app)
+    async with app.lifespan():
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local",
+                                     follow_redirects=True) as http:
+            yield RunningHost(host, http)
+
+
+@dataclass
+class ServedHost:
+    """A `chatkit-host serve` process (see `serve_host`)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    """The server's output (stdout and stderr)."""
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT``"""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The ChatKit endpoint at its default path, ``/chatkit``."""
+        return f"{self.base}/chatkit"
+
+
+@contextmanager
+def serve_host(project: str | os.PathLike[str], *args: str, env: Mapping[str, str] | None = None,
+               timeout: float = 60.0, log: Path | None = None) -> Iterator[ServedHost]:
+    """Run `chatkit-host serve ARGS` in the folder ``project`` on a free loopback port until the block
+    ends (then stop it as Ctrl-C does).
+
+    The block begins once ``/healthz`` answers. ``env`` is added to this process's environment; the
+    server's output goes to ``log`` (``serve.log`` in ``project`` unless given).
+
+    Raises:
+        AssertionError: the server exited or did not answer within ``timeout`` seconds (with its log).
+    """
+    project = Path(project)
+    port = free_port()
+    log = project / "serve.log" if log is None else log
+    command = [sys.executable, "-m", "chatkit_host", "serve", "--port", str(port), *args]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=project, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
+    served = ServedHost(process, port, log)
+    try:
+        _wait_healthy(served, timeout)
+        yield served
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_healthy(served: ServedHost, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if served.process.poll() is not None:
+            raise AssertionError(f"serve exited with {served.process.returncode}:\n{served.log.read_text()}")
+        try:
+            if httpx.get(f"{served.base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)  # polling /healthz; the deadline above bounds it
+    raise AssertionError(f"serve did not become healthy in {timeout}s:\n{served.log.read_text()}")

@@ -38,7 +38,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pgserver import PostgresServer, start_postgres  # noqa: E402
-from processes import ServedHost, serve  # noqa: E402
+from chatkit_host.testing import ServedHost, serve_host  # noqa: E402
 from projects import base_config, write_project  # noqa: E402
 
 from chatkit_host.testing import user_input  # noqa: E402
@@ -267,7 +267,7 @@ def main() -> int:
             root = Path(scratch)
             project(root / "a", server.url(name))
             project(root / "b", server.url(name), reply="B " + SLOW_WORDS)
-            with serve(root / "a", timeout=90) as a, serve(root / "b", timeout=90) as b:
+            with serve_host(root / "a", timeout=90) as a, serve_host(root / "b", timeout=90) as b:
                 for _ in range(args.rounds):
                     asyncio.run(asyncio.wait_for(_round(a, b, server, args.conversations, figures),
                                                  ROUND_LIMIT))

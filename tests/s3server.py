@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from processes import free_port
+from chatkit_host.testing import free_port
 
 
 @contextmanager

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host
 from projects import recorded_calls
-from ui_project import serving, texts, write_ui_project
+from ui_project import texts, write_ui_project
 
 
 @pytest.fixture
@@ -41,7 +41,8 @@ def _badge(widget: dict[str, Any]) -> str:
 
 
 async def test_a_button_updates_its_widget_and_the_agent_follows_up(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id, card = await _show_card(client)
         assert _badge(card) == "processing"
 
@@ -66,7 +67,8 @@ async def test_a_button_updates_its_widget_and_the_agent_follows_up(tmp_path: Pa
 
 
 async def test_a_sync_action_returns_the_updated_widget_and_saves_it(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id, card = await _show_card(client)
         answer = await client.call("threads.sync_custom_action", _action(
             thread_id, "order.set_status", {"order_id": "A-1001", "status": "on hold"}, card["id"]))
@@ -84,7 +86,8 @@ async def test_a_sync_action_returns_the_updated_widget_and_saves_it(tmp_path: P
 async def test_bad_actions_are_refused_before_the_stream_and_change_nothing(
     tmp_path: Path, action_log: pytest.LogCaptureFixture
 ) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id, card = await _show_card(client)
         before = await client.list_items(thread_id)
         cases = [
@@ -121,7 +124,8 @@ async def test_bad_actions_are_refused_before_the_stream_and_change_nothing(
 async def test_widget_data_that_breaks_the_widget_schema_fails_the_action_and_changes_nothing(
     tmp_path: Path, action_log: pytest.LogCaptureFixture
 ) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id, card = await _show_card(client)
         before = await client.list_items(thread_id)
         turn = await client.stream("threads.custom_action", _action(
@@ -147,7 +151,8 @@ async def test_someone_elses_widget_cannot_be_acted_on(tmp_path: Path) -> None:
     config = ui_config()
     config["auth"] = {"mode": "bearer", "tokens": "alice=token-a,bob=token-b"}
     path = write_ui_project(tmp_path, config)
-    async with serving(path) as (_, alice):
+    async with run_host(path) as running:
+        alice = running.client()
         alice._headers = {"Authorization": "Bearer token-a"}
         thread_id, card = await _show_card(alice)
         bob = ChatKitClient("/chatkit", token="token-b", client=alice._client)

@@ -12,24 +12,18 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.cli import main
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
 from chatkit_host.protocol.turn_watch import UNUSABLE_ANSWER
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, run_host
 from logcapture import captured_logs
 from projects import DEMO_SCRIPT, base_config, recorded_calls, write_project
 
 
 @asynccontextmanager
 async def chatting(path: Path) -> AsyncIterator[ChatKitClient]:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield ChatKitClient("/chatkit", client=http)
+    async with run_host(path) as running:
+        yield running.client()
 
 
 async def test_a_yaml_title_agent_writes_the_title(tmp_path: Path) -> None:

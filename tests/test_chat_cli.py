@@ -9,7 +9,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from processes import serve
+from chatkit_host.testing import serve_host
 from projects import REPO
 
 pytestmark = pytest.mark.serial
@@ -31,7 +31,7 @@ def example_copy(root: Path) -> Path:
 
 def test_a_conversation_with_a_widget_a_form_and_a_client_tool(tmp_path: Path) -> None:
     project = example_copy(tmp_path / "example")
-    with serve(project, env={"CHATKIT_STORE_URL": "memory://"}, timeout=90) as host:
+    with serve_host(project, env={"CHATKIT_STORE_URL": "memory://"}, timeout=90) as host:
         chat = pexpect.spawn(sys.executable, ["-m", "chatkit_host", "chat", "--url", host.url],
                              cwd=project, encoding="utf-8", timeout=30, dimensions=(50, 200))
         try:

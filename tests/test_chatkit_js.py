@@ -25,6 +25,8 @@ from chatkit_host.errors import ConfigError
 from chatkit_host.web.playground.options import chatkit_options
 from projects import base_config, write_project
 
+pytestmark = pytest.mark.serial
+
 FOLDER = Path(__file__).parent / "chatkit_js"
 TSC = FOLDER / "node_modules" / ".bin" / "tsc"
 TYPES = FOLDER / "node_modules" / "@openai" / "chatkit" / "types" / "index.d.ts"

@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from chatkit_host.cli import COMMAND_MODULES, main
 from chatkit_host.config.models import json_schema
 from projects import REPO, write_project
+
+pytestmark = pytest.mark.serial
 
 THREE_MISTAKES = """\
 version: 1

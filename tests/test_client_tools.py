@@ -6,14 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host
 from projects import base_config, recorded_calls, write_project
 
 SCRIPT = {"replies": [
@@ -36,8 +32,8 @@ def client_tool_project(root: Path) -> Path:
 
 
 async def test_a_client_tool_round_trip(tmp_path: Path) -> None:
-    host = Host(build_runtime(load_config(client_tool_project(tmp_path), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(client_tool_project(tmp_path)) as running:
+        http = running.http
         client = ChatKitClient("/chatkit", client=http)
         first = await client.create_thread("dark theme please")
         [call] = [item for item in first.items_done if item["type"] == "client_tool_call"]
@@ -75,8 +71,8 @@ async def test_invalid_client_arguments_go_back_to_the_model(tmp_path: Path) -> 
     config = base_config()
     config["tools"]["switch_theme"] = {"client": {"parameters": {"theme": {"enum": ["light", "dark"]}}}}
     config["agents"]["triage"]["tools"] = ["switch_theme"]
-    host = Host(build_runtime(load_config(write_project(tmp_path, config, script), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(write_project(tmp_path, config, script)) as running:
+        http = running.http
         turn = await ChatKitClient("/chatkit", client=http).create_thread("purple")
     assert not [item for item in turn.items_done if item["type"] == "client_tool_call"]
     assert turn.assistant_text.startswith("Could not: error: invalid arguments: theme: 'purple' is not one of")

@@ -7,13 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar.testing import AsyncTestClient
-
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, Turn
+from chatkit_host.testing import ChatKitClient, Turn, run_host
 from projects import base_config, write_project
 
 WORDS = [f"w{n}é" for n in range(60)]  # non-ASCII too: joined bytes must match exactly
@@ -41,9 +35,8 @@ async def client_for(tmp_path: Path, coalesce_ms: float | None,
     if coalesce_ms is not None:
         config["stream"] = {"coalesce_ms": coalesce_ms}
     path = write_project(tmp_path, config, script(delay_ms))
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield ChatKitClient("/chatkit", client=http)
+    async with run_host(path) as running:
+        yield running.client()
 
 
 def text_deltas(turn: Turn) -> list[str]:

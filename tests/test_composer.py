@@ -12,14 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, Turn
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, Turn, run_host
 from projects import base_config, recorded_calls, write_project
 
 
@@ -38,9 +34,8 @@ def composer_config() -> dict[str, Any]:
 
 @asynccontextmanager
 async def serving(path: Path) -> AsyncIterator[tuple[ChatKitClient, httpx.AsyncClient]]:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield ChatKitClient("/chatkit", client=http), http
+    async with run_host(path) as running:
+        yield running.client(), running.http
 
 
 def _message(text: str, tool: str | None = None, model: str | None = None) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
 from contextlib import chdir
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -334,3 +336,17 @@ def test_a_conversation_answers_a_workflows_approval(tmp_path: Path) -> None:
     code, output = run_tests(project)
     assert code == 0, output
     assert "✓ conversations/refund.yaml: refund approved" in output
+
+
+async def test_the_documented_python_test_passes_on_the_example(tmp_path: Path) -> None:
+    """docs/conversation-tests.md shows a test written with `chatkit_host.testing`: it must pass."""
+    doc = (REPO / "docs" / "conversation-tests.md").read_text()
+    code = doc.split("## Tests in Python")[1].split("```python\n")[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/conversation-tests.md", "exec"), namespace)
+    for name in ("chatkit.yaml", "demo.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for folder in ("agents", "tools", "widgets"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    with chdir(tmp_path):
+        await namespace["test_an_order_is_looked_up"](tmp_path)

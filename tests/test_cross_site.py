@@ -10,15 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar.testing import AsyncTestClient
+import pytest
 
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
-from processes import serve
+from chatkit_host.testing import ChatKitClient, run_host, serve_host
 from projects import base_config, recorded_calls, write_project
+
+pytestmark = pytest.mark.serial
 
 CREATE = json.dumps({"type": "threads.create", "params": {
     "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [],
@@ -27,10 +24,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 
 
 @asynccontextmanager
-async def running(config: dict[str, Any], tmp_path: Path) -> AsyncIterator[AsyncTestClient]:
-    host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
-    async with AsyncTestClient(create_app(host)) as client:  # the Host header is testserver.local
-        yield client
+async def running(config: dict[str, Any], tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with run_host(write_project(tmp_path, config)) as started:  # the Host header is testserver.local
+        yield started.http
 
 
 def open_config(**server: Any) -> dict[str, Any]:
@@ -86,7 +82,7 @@ async def test_the_hosts_own_origin_and_those_in_server_cors_may_write(tmp_path:
 
 def test_a_rebound_host_name_is_refused_on_a_loopback_bind(tmp_path: Path) -> None:
     project = write_project(tmp_path, open_config(cors=["https://chat.example.com"])).parent
-    with serve(project) as served:
+    with serve_host(project) as served:
         rebound = httpx.post(served.url, content=CREATE, headers={
             "Content-Type": "application/json", "Host": f"evil.example:{served.port}"})
         assert rebound.status_code == 421
@@ -103,7 +99,7 @@ def test_bearer_auth_accepts_any_host_name(tmp_path: Path) -> None:
     config = open_config()
     config["auth"] = {"mode": "bearer", "tokens": "alice=token-alice"}
     project = write_project(tmp_path, config).parent
-    with serve(project) as served:
+    with serve_host(project) as served:
         response = httpx.post(served.url, content=json.dumps({"type": "threads.list", "params": {}}),
                               headers={"Host": "chat.example.com", "Authorization": "Bearer token-alice"})
         assert response.status_code == 200

@@ -6,25 +6,21 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 import yaml
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
 from chatkit_host.web.playground.routes import render_page
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
+from chatkit_host.testing import ChatKitClient, run_host, serve_host
 from loopback import JsonHandler, serving
-from processes import serve
 from projects import base_config, recorded_calls, write_project
 
 pytestmark = pytest.mark.serial
@@ -75,14 +71,7 @@ def project(root: Path, sources: list[dict[str, Any]], **entities: Any) -> Path:
     })
 
 
-@asynccontextmanager
-async def running(path: Path, environ: dict[str, str] | None = None) -> AsyncIterator[AsyncTestClient]:
-    host = Host(build_runtime(load_config(path, environ=environ or {})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield http
-
-
-async def search(http: AsyncTestClient, query: str, user: str = "alice") -> list[dict[str, Any]]:
+async def search(http: httpx.AsyncClient, query: str, user: str = "alice") -> list[dict[str, Any]]:
     response = await http.get("/chatkit/entities", params={"q": query},
                               headers={"Authorization": f"Bearer {TOKENS[user]}"})
     assert response.status_code == 200, response.text
@@ -90,7 +79,8 @@ async def search(http: AsyncTestClient, query: str, user: str = "alice") -> list
 
 
 async def test_static_search_matches_title_and_id_case_insensitively_and_limits(tmp_path: Path) -> None:
-    async with running(project(tmp_path, [{"static": ARTICLES}], max_results=3)) as http:
+    async with run_host(project(tmp_path, [{"static": ARTICLES}], max_results=3)) as running:
+        http = running.http
         assert [e["id"] for e in await search(http, "PRIC")] == ["art_pricing"]
         assert [e["id"] for e in await search(http, "art_ref")] == ["art_refunds"]
         assert len(await search(http, "")) == 3  # max_results
@@ -105,13 +95,15 @@ async def test_a_static_list_can_live_in_its_own_file(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir(parents=True)
     (tmp_path / "data/articles.yaml").write_text(yaml.safe_dump(ARTICLES))
     path = project(tmp_path, [{"static": "data/articles.yaml", "group": "Docs"}])
-    async with running(path) as http:
+    async with run_host(path) as running:
+        http = running.http
         assert [e["title"] for e in await search(http, "policy")] == ["Refund policy"]
 
 
 async def test_a_python_source_gets_the_callers_context(tmp_path: Path) -> None:
     path = project(tmp_path, [{"python": "./people.py:search", "type": "person", "group": "People"}])
-    async with running(path) as http:
+    async with run_host(path) as running:
+        http = running.http
         alice, bob = await search(http, "", "alice"), await search(http, "", "bob")
         assert [e["title"] for e in alice] == ["Ann", "Andrew"]
         assert [e["title"] for e in bob] == ["Bea"]
@@ -144,7 +136,8 @@ async def test_an_http_source_maps_the_apis_answer(tmp_path: Path, directory: st
     source = {"http": {"url": directory + "/search?q={query}&u={user}",
                        "headers": {"Authorization": "Bearer ${DIRECTORY_TOKEN}"},
                        "results": "result.items", "fields": {"id": "key", "title": "name", "group": "meta.queue"}}}
-    async with running(project(tmp_path, [source]), {"DIRECTORY_TOKEN": "s3cret"}) as http:
+    async with run_host(project(tmp_path, [source]), {"DIRECTORY_TOKEN": "s3cret"}) as running:
+        http = running.http
         found = await search(http, "log in&x", "bob")
     assert found == [
         {"id": "T-1", "title": "Login fails", "group": "Tickets", "interactive": False, "data": {"type": "ticket"}},
@@ -169,7 +162,8 @@ async def test_a_failing_source_finds_nothing_and_says_so_in_the_log(
     # Litestar's logging setup replaces the root handlers caplog listens on: listen on ours.
     logger.addHandler(caplog.handler)
     try:
-        async with running(project(tmp_path, sources)) as http:
+        async with run_host(project(tmp_path, sources)) as running:
+            http = running.http
             found = await search(http, "refund")
     finally:
         logger.removeHandler(caplog.handler)
@@ -181,7 +175,8 @@ async def test_a_failing_source_finds_nothing_and_says_so_in_the_log(
 
 
 async def test_a_preview_is_rendered_from_a_widget_file(tmp_path: Path) -> None:
-    async with running(project(tmp_path, [{"static": ARTICLES}])) as http:
+    async with run_host(project(tmp_path, [{"static": ARTICLES}])) as running:
+        http = running.http
         headers = {"Authorization": f"Bearer {TOKENS['alice']}"}
         shown = await http.get("/chatkit/entities/preview", params={"id": "art_pricing"}, headers=headers)
         none = await http.get("/chatkit/entities/preview", params={"id": "art_refunds"}, headers=headers)
@@ -194,7 +189,8 @@ async def test_a_preview_is_rendered_from_a_widget_file(tmp_path: Path) -> None:
 
 
 async def test_the_endpoints_need_the_same_auth_as_chatkit(tmp_path: Path) -> None:
-    async with running(project(tmp_path, [{"static": ARTICLES}])) as http:
+    async with run_host(project(tmp_path, [{"static": ARTICLES}])) as running:
+        http = running.http
         for url in ("/chatkit/entities?q=p", "/chatkit/entities/preview?id=art_pricing"):
             missing = await http.get(url)
             wrong = await http.get(url, headers={"Authorization": "Bearer nope"})
@@ -204,7 +200,8 @@ async def test_the_endpoints_need_the_same_auth_as_chatkit(tmp_path: Path) -> No
 
 
 async def test_without_an_entities_section_the_search_says_so(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as http:
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         response = await http.get("/chatkit/entities", params={"q": "x"})
     assert response.status_code == 404
     assert "no `entities` in chatkit.yaml" in response.json()["error"]["message"]
@@ -213,7 +210,8 @@ async def test_without_an_entities_section_the_search_says_so(tmp_path: Path) ->
 async def test_the_playground_wires_the_entity_callbacks(tmp_path: Path) -> None:
     config = base_config()
     config["entities"] = {"sources": [{"static": ARTICLES[1:]}], "composer_menu": True}
-    async with running(write_project(tmp_path, config)) as http:  # auth none: the playground is on
+    async with run_host(write_project(tmp_path, config)) as running:  # auth none: the playground is on
+        http = running.http
         page = (await http.get("/")).text
         found = (await http.get("/chatkit/entities", params={"q": "ship"})).json()["data"]
     data = json.loads(page.split('<script id="playground-data" type="application/json">')[1].split("</script>")[0])
@@ -234,7 +232,7 @@ async def test_the_pages_entity_callbacks_ask_the_host(tmp_path: Path) -> None:
         config["entities"] = {"sources": [{"static": ARTICLES}]}
         project_dir = write_project(tmp_path / "project", config,
                                     files={"widgets/article_preview.widget": PREVIEW_WIDGET}).parent
-        with serve(project_dir, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
+        with serve_host(project_dir, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
             socket, browser = await open_page(port, f"{host.base}/")
             try:
                 await browser.until("window.standIn && window.standIn.options", "the page set the options")
@@ -247,7 +245,8 @@ async def test_the_pages_entity_callbacks_ask_the_host(tmp_path: Path) -> None:
 
 
 async def test_a_tag_from_the_search_reaches_the_model_through_its_template(tmp_path: Path) -> None:
-    async with running(project(tmp_path, [{"static": ARTICLES}])) as http:
+    async with run_host(project(tmp_path, [{"static": ARTICLES}])) as running:
+        http = running.http
         entity = (await search(http, "pricing"))[0]
         client = ChatKitClient("/chatkit", token=TOKENS["alice"], client=http)
         # What ChatKit.js sends for a tag picked from the menu (UserMessageTagContent).

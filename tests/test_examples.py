@@ -23,7 +23,7 @@ import httpx
 import pytest
 import websockets
 
-from processes import serve
+from chatkit_host.testing import serve_host
 from projects import REPO
 from test_playground import chromium_process
 
@@ -193,7 +193,7 @@ def _text(selector: str) -> str:
 
 async def test_the_pet_page_shows_the_stats_and_reacts_to_the_mood(tmp_path: Path) -> None:
     project = copy_example("pet", tmp_path)
-    with serve(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
+    with serve_host(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
         socket, page = await open_page(port, f"{host.base}/pet/")
         try:
             assert await page.eval("standIn.options.api.url") == "/chatkit"
@@ -219,7 +219,7 @@ async def test_the_pet_page_shows_the_stats_and_reacts_to_the_mood(tmp_path: Pat
 
 async def test_the_airline_page_shows_the_profile_and_highlights_changes(tmp_path: Path) -> None:
     project = copy_example("airline", tmp_path)
-    with serve(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
+    with serve_host(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
         socket, page = await open_page(port, f"{host.base}/concierge/")
         try:
             options = await page.eval("JSON.stringify(standIn.options)")

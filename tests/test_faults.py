@@ -17,15 +17,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, user_input
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, ServedHost, run_host, serve_host, user_input
 from pgserver import PostgresServer, PostgresUnavailable, start_postgres
-from processes import ServedHost, serve
 from projects import base_config, write_project
 
 pytestmark = pytest.mark.serial
@@ -65,7 +59,7 @@ def test_a_postgres_restart_gives_fast_clear_503s_and_the_host_recovers_by_itsel
     name = f"faults_{uuid.uuid4().hex[:8]}"
     asyncio.run(_create_database(own_postgres, name))
     project(tmp_path, own_postgres.url(name))
-    with serve(tmp_path, timeout=STARTUP) as host:
+    with serve_host(tmp_path, timeout=STARTUP) as host:
         before, thread_id = asyncio.run(_conversation(host))
         failed: list[tuple[str, int, Any]] = []
         faults = 0
@@ -105,8 +99,8 @@ async def test_the_file_routes_answer_a_store_outage_with_the_same_503(
     config["files"] = {"url": "file://stored", "upload": "two_phase", "secret": "a-secret-for-every-replica"}
     path = write_project(tmp_path, config, script=SCRIPT)
     auth = {"Authorization": "Bearer alice-token-0123456789"}
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(path) as running:
+        http = running.http
         client = ChatKitClient("/chatkit", token="alice-token-0123456789", client=http)
         kept = (await http.post("/files", files={"file": ("kept.png", PNG, "image/png")}, headers=auth)).json()
         announced = await client.call("attachments.create",
@@ -157,10 +151,10 @@ def test_sigkill_mid_stream_on_postgres(tmp_path: Path, postgres_db_url: str) ->
 
 
 def _sigkill_and_continue(root: Path) -> None:
-    with serve(root, timeout=STARTUP) as host:
+    with serve_host(root, timeout=STARTUP) as host:
         done, thread_id = asyncio.run(_conversation(host))
         asyncio.run(_kill_mid_stream(host, thread_id))
-    with serve(root, timeout=STARTUP) as restarted:
+    with serve_host(root, timeout=STARTUP) as restarted:
         after = asyncio.run(_items(restarted, thread_id))
         follow_up = asyncio.run(_add(restarted, thread_id, "still there?"))
         final = asyncio.run(_items(restarted, thread_id))
@@ -261,9 +255,8 @@ async def test_while_postgres_shuts_down_or_starts_up_requests_get_503_not_500(
     name = f"faults_{uuid.uuid4().hex[:8]}"
     await _create_database(own_postgres, name)
     project(tmp_path, own_postgres.url(name))
-    host = Host(build_runtime(load_config(tmp_path / "chatkit.yaml", environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        client = ChatKitClient("/chatkit", client=http)
+    async with run_host(tmp_path / "chatkit.yaml") as running:
+        http, client = running.http, running.client()
         thread_id = (await client.create_thread("first")).thread_id
         # The session that keeps the smart shutdown from finishing, so new connections are refused.
         admin = await asyncpg.connect(own_postgres.dsn())
@@ -360,7 +353,7 @@ def test_a_postgres_restart_mid_stream_never_lets_two_turns_interleave_and_ends_
     # B's `hold` returns at once: the second turn on X (which the scripted model reads as going on
     # from the first, unanswered, "slow" message) does not wait.
     holding_project(tmp_path / "b", own_postgres.url(name), tools=NO_HOLD_PY)
-    with serve(tmp_path / "a", timeout=STARTUP) as a, serve(tmp_path / "b", timeout=STARTUP) as b:
+    with serve_host(tmp_path / "a", timeout=STARTUP) as a, serve_host(tmp_path / "b", timeout=STARTUP) as b:
         x, y, second, busy_before = asyncio.run(_restart_under_two_turns(a, b, own_postgres, tmp_path / "a"))
         items_x = asyncio.run(_items(b, x.thread))
         items_y = asyncio.run(_items(b, y.thread))

@@ -7,20 +7,15 @@ Every scenario runs on `file://` storage and on `s3://` against a local S3-compa
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import fsspec
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host
 from projects import base_config, recorded_calls, write_project
 from s3server import s3_server
 
@@ -65,14 +60,7 @@ def project_config(files: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return config
 
 
-@asynccontextmanager
-async def running(path: Path) -> AsyncIterator[AsyncTestClient]:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as client:
-        yield client
-
-
-async def upload(http: AsyncTestClient, name: str, data: bytes, mime: str,
+async def upload(http: httpx.AsyncClient, name: str, data: bytes, mime: str,
                  headers: dict[str, str] = AUTH) -> Any:
     return await http.post("/files", files={"file": (name, data, mime)}, headers=headers)
 
@@ -85,7 +73,8 @@ def model_parts(root: Path) -> list[dict[str, Any]]:
 
 
 async def test_a_direct_upload_reaches_the_model_as_configured(tmp_path: Path, files_section: dict) -> None:
-    async with running(write_project(tmp_path, project_config(files_section))) as http:
+    async with run_host(write_project(tmp_path, project_config(files_section))) as running:
+        http = running.http
         image = (await upload(http, "cat.png", PNG, "image/png")).json()
         pdf = (await upload(http, "report.pdf", PDF, "application/pdf")).json()
         text = (await upload(http, "notes.md", TEXT.encode(), "text/markdown")).json()
@@ -111,7 +100,8 @@ async def test_a_direct_upload_reaches_the_model_as_configured(tmp_path: Path, f
 async def test_a_two_phase_upload_reaches_the_model(tmp_path: Path, files_section: dict) -> None:
     config = project_config(files_section, upload="two_phase")
     config["converters"] = {"attachments": {"images": "url"}}
-    async with running(write_project(tmp_path, config)) as http:
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         client = ChatKitClient("/chatkit", token=ALICE, client=http)
         created = await client.call("attachments.create",
                                     {"name": "cat.png", "size": len(PNG), "mime_type": "image/png"})
@@ -143,7 +133,8 @@ async def test_sizes_mean_their_units_and_are_quoted_as_written(
 ) -> None:
     # KB/MB are powers of 1000, KiB/MiB of 1024; a refusal quotes the limit as configured (#18).
     config = project_config({"url": "file://stored"}, max_bytes=max_bytes)
-    async with running(write_project(tmp_path, config)) as http:
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         text = "text/plain"
         assert (await upload(http, "fits.txt", b"a" * limit, text)).status_code == 200
         over = await upload(http, "over.txt", b"a" * (limit + 1), text)
@@ -156,7 +147,8 @@ async def test_too_large_and_disguised_executables_are_refused_and_leave_nothing
     tmp_path: Path, files_section: dict
 ) -> None:
     config = project_config(files_section, max_bytes=1024)
-    async with running(write_project(tmp_path, config)) as http:
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         big = await upload(http, "big.png", PNG + bytes(2000), "image/png")
         assert big.status_code == 413
         assert big.json()["error"]["code"] == "too_large"
@@ -180,7 +172,8 @@ async def test_too_large_and_disguised_executables_are_refused_and_leave_nothing
 
 async def test_two_phase_refusals_leave_nothing(tmp_path: Path, files_section: dict) -> None:
     config = project_config(files_section, upload="two_phase", max_bytes=1024)
-    async with running(write_project(tmp_path, config)) as http:
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         client = ChatKitClient("/chatkit", token=ALICE, client=http)
         with pytest.raises(ChatKitHTTPError) as announced_big:
             await client.call("attachments.create", {"name": "a.png", "size": 5000, "mime_type": "image/png"})
@@ -196,7 +189,8 @@ async def test_two_phase_refusals_leave_nothing(tmp_path: Path, files_section: d
 
 
 async def test_only_the_owner_can_fetch_delete_or_attach(tmp_path: Path, files_section: dict) -> None:
-    async with running(write_project(tmp_path, project_config(files_section))) as http:
+    async with run_host(write_project(tmp_path, project_config(files_section))) as running:
+        http = running.http
         image = (await upload(http, "cat.png", PNG, "image/png")).json()
         bob = ChatKitClient("/chatkit", token=BOB, client=http)
         assert (await http.get(f"/files/{image['id']}", headers=BOB_AUTH)).status_code == 404
@@ -214,7 +208,8 @@ async def test_only_the_owner_can_fetch_delete_or_attach(tmp_path: Path, files_s
 
 
 async def test_attachments_delete_removes_bytes_and_metadata(tmp_path: Path, files_section: dict) -> None:
-    async with running(write_project(tmp_path, project_config(files_section))) as http:
+    async with run_host(write_project(tmp_path, project_config(files_section))) as running:
+        http = running.http
         image = (await upload(http, "cat.png", PNG, "image/png")).json()
         alice = ChatKitClient("/chatkit", token=ALICE, client=http)
         await alice.call("attachments.delete", {"attachment_id": image["id"]})
@@ -227,7 +222,8 @@ async def test_attachments_delete_removes_bytes_and_metadata(tmp_path: Path, fil
 
 
 async def test_deleting_a_thread_deletes_its_attachments_bytes(tmp_path: Path, files_section: dict) -> None:
-    async with running(write_project(tmp_path, project_config(files_section))) as http:
+    async with run_host(write_project(tmp_path, project_config(files_section))) as running:
+        http = running.http
         kept = (await upload(http, "kept.png", PNG, "image/png")).json()
         sent = (await upload(http, "sent.png", PNG, "image/png")).json()
         alice = ChatKitClient("/chatkit", token=ALICE, client=http)
@@ -243,7 +239,8 @@ async def test_preview_urls_expire_and_are_signed_anew_on_read(
     import chatkit_host.storage.files as signing
 
     config = project_config(files_section, preview_ttl="10m")
-    async with running(write_project(tmp_path, config)) as http:
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         image = (await upload(http, "cat.png", PNG, "image/png")).json()
         alice = ChatKitClient("/chatkit", token=ALICE, client=http)
         thread = (await alice.create_thread("look", [image["id"]])).thread_id
@@ -263,7 +260,8 @@ async def test_preview_urls_expire_and_are_signed_anew_on_read(
 
 
 async def test_signed_urls_cannot_be_bent_to_other_files(tmp_path: Path, files_section: dict) -> None:
-    async with running(write_project(tmp_path, project_config(files_section))) as http:
+    async with run_host(write_project(tmp_path, project_config(files_section))) as running:
+        http = running.http
         first = (await upload(http, "a.png", PNG, "image/png")).json()
         second = (await upload(http, "b.png", PNG + b"x", "image/png")).json()
         swapped = first["preview_url"].replace(first["id"], second["id"])
@@ -277,7 +275,8 @@ async def test_signed_urls_cannot_be_bent_to_other_files(tmp_path: Path, files_s
 
 
 async def test_converted_attachments_are_cached_by_id(tmp_path: Path, files_section: dict) -> None:
-    async with running(write_project(tmp_path, project_config(files_section))) as http:
+    async with run_host(write_project(tmp_path, project_config(files_section))) as running:
+        http = running.http
         pdf = (await upload(http, "r.pdf", PDF, "application/pdf")).json()
         alice = ChatKitClient("/chatkit", token=ALICE, client=http)
         thread = (await alice.create_thread("read", [pdf["id"]])).thread_id
@@ -308,8 +307,8 @@ async def test_generated_images_go_to_file_storage_not_the_database(tmp_path: Pa
     config = project_config(files)
     config["tools"]["draw"] = {"hosted": {"type": "image_generation", "partial_images": 2}}
     config["agents"]["triage"]["tools"] = ["draw"]
-    host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(write_project(tmp_path, config)) as running:
+        http, host = running.http, running.host
         context = RequestContext(user_id="alice", base_url="http://testserver.local")
         converter = image_converter(host.attachments, host.runtime, host.runtime.entry, context)
         partial = await converter.base64_image_to_url("ig_1", base64.b64encode(PNG[:20]).decode(), 0)
@@ -326,14 +325,13 @@ async def test_mention_tags_render_through_their_entity_template(tmp_path: Path)
         "article": "<ARTICLE id='{{ tag.id }}'>{{ tag.data.body }}</ARTICLE>",
         "default": "{{ tag.text }} is entity {{ tag.id }}",
     }}
-    host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
     content = [
         {"type": "input_text", "text": "compare "},
         {"type": "input_tag", "id": "art_1", "text": "Pricing", "data": {"type": "article", "body": "Costs 5."}},
         {"type": "input_tag", "id": "u_9", "text": "Ann", "data": {"type": "person"}},
     ]
-    async with AsyncTestClient(create_app(host)) as http:
-        await ChatKitClient("/chatkit", client=http).stream("threads.create", {
+    async with run_host(write_project(tmp_path, config)) as running:
+        await running.client().stream("threads.create", {
             "input": {"content": content, "attachments": [], "inference_options": {}}})
     texts = [part["text"] for part in model_parts(tmp_path) if part["type"] == "input_text"]
     assert "<ARTICLE id='art_1'>Costs 5.</ARTICLE>" in texts
@@ -342,7 +340,8 @@ async def test_mention_tags_render_through_their_entity_template(tmp_path: Path)
 
 async def test_links_a_user_types_are_never_rewritten_on_read(tmp_path: Path) -> None:
     files = {"url": "file://stored"}
-    async with running(write_project(tmp_path, project_config(files))) as http:
+    async with run_host(write_project(tmp_path, project_config(files))) as running:
+        http = running.http
         image = (await upload(http, "cat.png", PNG, "image/png")).json()
         typed = (f"compare {image['preview_url'].split('?')[0]}?o=someone&e=1&s=forged with "
                  "http://testserver.local/files/atc_x/preview?e=2")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host
 from projects import recorded_calls
-from ui_project import serving, texts, write_ui_project
+from ui_project import texts, write_ui_project
 
 
 async def _ask(client: ChatKitClient) -> tuple[str, dict[str, Any]]:
@@ -30,7 +30,8 @@ def _form_text(model_input: list[dict[str, Any]]) -> str:
 
 
 async def test_an_agent_asks_a_form_and_answers_reach_the_model(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id, form = await _ask(client)
         assert form["status"] == "pending"
         assert form["inputs"] == [
@@ -64,7 +65,8 @@ async def test_an_agent_asks_a_form_and_answers_reach_the_model(tmp_path: Path) 
 
 
 async def test_a_skipped_form_reaches_the_model_as_skipped(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id, form = await _ask(client)
         turn = await client.stream("threads.add_structured_input", _submit(thread_id, form["id"], "skipped"))
         assert turn.assistant_text == "Filed, turn 1."
@@ -74,7 +76,8 @@ async def test_a_skipped_form_reaches_the_model_as_skipped(tmp_path: Path) -> No
 
 
 async def test_a_required_question_left_out_is_refused_and_changes_nothing(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id, form = await _ask(client)
         before = await client.list_items(thread_id)
         with pytest.raises(ChatKitHTTPError) as refused:
@@ -88,7 +91,8 @@ async def test_a_required_question_left_out_is_refused_and_changes_nothing(tmp_p
 
 
 async def test_an_action_can_ask_a_form(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         thread_id = (await client.create_thread("hello")).thread_id
         turn = await client.stream("threads.custom_action", {
             "thread_id": thread_id, "action": {"type": "ticket.open", "payload": None}})

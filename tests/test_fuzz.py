@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from litestar.testing import AsyncTestClient, TestClient
+from litestar.testing import TestClient
 
 from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, user_input
+from chatkit_host.testing import ChatKitClient, run_host, user_input
 from loopback import JsonHandler, serving
 from projects import base_config, write_project
 
@@ -222,8 +222,8 @@ HOSTILE = "{{ 7*7 }} {% raw %}x{% endraw %} {{ user }} {# c #} {% for i in range
 async def test_user_text_never_becomes_template_code(tmp_path: Path) -> None:
     config = base_config()
     config["store"] = {"url": "sqlite:///data/chatkit.db"}
-    host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         client = ChatKitClient("/chatkit", client=http)
         first = await client.create_thread(HOSTILE)
         second = await client.add_message(first.thread_id, "{% raw %}")
@@ -260,8 +260,8 @@ async def test_http_tools_call_only_allowed_hosts(tmp_path: Path, allow_hosts: l
             {"call": "fetch", "arguments": {"target": "127.0.0.1"}},
             {"say": "Tool said: {{ tool_output }}"},
         ]}]}
-        host = Host(build_runtime(load_config(write_project(tmp_path, config, script), environ={})))
-        async with AsyncTestClient(create_app(host)) as http:
+        async with run_host(write_project(tmp_path, config, script)) as running:
+            http = running.http
             turn = await ChatKitClient("/chatkit", client=http).create_thread("go")
     if reached:
         assert turn.assistant_text == 'Tool said: {"answer": "from the api"}'

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
 from chatkit_host.runtime.scripted.image import scripted_png
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host
 from projects import base_config, recorded_calls, write_project
 
 ALICE, BOB = "token-alice", "token-bob"
@@ -49,13 +42,6 @@ def project(root: Path) -> Path:
     return write_project(root, config, SCRIPT)
 
 
-@asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[AsyncTestClient]:
-    host = Host(build_runtime(load_config(config_path, environ={})))
-    async with AsyncTestClient(create_app(host)) as client:
-        yield client
-
-
 def stored(root: Path) -> dict[str, bytes]:
     """Every file in the project's file storage, read directly (not through the host)."""
     base = root / "stored"
@@ -74,7 +60,8 @@ def image_updates(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_a_generated_image_streams_progress_and_lands_in_file_storage_by_url(tmp_path: Path) -> None:
-    async with running(project(tmp_path)) as http:
+    async with run_host(project(tmp_path)) as running:
+        http = running.http
         alice = ChatKitClient("/chatkit", token=ALICE, client=http)
         turn = await alice.create_thread("draw a red square")
         thread = turn.thread_id

@@ -20,17 +20,15 @@ from chatkit.types import (
     ThreadItemRemovedEvent,
 )
 from datetime import datetime
-from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import ConfigError
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.protocol.stream_ids import FreshItemIds
-from chatkit_host.testing import ChatKitClient, Turn
+from chatkit_host.testing import ChatKitClient, Turn, run_host
 from logcapture import captured_logs
 from loopback import JsonHandler, serving
 from projects import DEMO_SCRIPT, base_config, recorded_calls, write_project
@@ -54,10 +52,8 @@ def no_shouting(ctx, agent, input):
 async def running(
     root: Path, config: dict[str, Any], script: dict[str, Any] | None = None
 ) -> AsyncIterator[tuple[Host, ChatKitClient]]:
-    path = write_project(root, config, script, files={"guards.py": GUARDS_PY})
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield host, ChatKitClient("/chatkit", client=http)
+    async with run_host(write_project(root, config, script, files={"guards.py": GUARDS_PY})) as started:
+        yield started.host, started.client()
 
 
 def guarded(**guardrails: Any) -> dict[str, Any]:

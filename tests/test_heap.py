@@ -7,21 +7,19 @@ import gc
 import weakref
 from pathlib import Path
 
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.heap import collector_paused, freeze_startup_heap
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
+from chatkit_host.testing import run_host
 from projects import base_config, write_project
 
 
 async def test_a_serving_app_freezes_its_startup_heap(tmp_path: Path) -> None:
-    host = Host(build_runtime(load_config(write_project(tmp_path, base_config()), environ={})))
     try:
-        async with AsyncTestClient(create_app(host)) as http:
-            assert (await http.get("/healthz")).status_code == 200
+        async with run_host(write_project(tmp_path, base_config())) as running:
+            assert (await running.http.get("/healthz")).status_code == 200
             assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()

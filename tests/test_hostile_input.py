@@ -11,14 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, user_input
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, run_host, user_input
 from projects import base_config, write_project
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
@@ -26,13 +22,12 @@ SECRET = "a-jwt-secret-of-enough-length-" + "x" * 20
 
 
 @asynccontextmanager
-async def running(path: Path) -> AsyncIterator[AsyncTestClient]:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield http
+async def running(path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with run_host(path) as started:
+        yield started.http
 
 
-async def post(http: AsyncTestClient, type: str, params: dict[str, Any],
+async def post(http: httpx.AsyncClient, type: str, params: dict[str, Any],
                headers: dict[str, str] | None = None) -> tuple[int, Any]:
     """One request; its status and body, read to the end (a stream too)."""
     body = json.dumps({"type": type, "params": params}).encode()

@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
+from chatkit_host.testing import ChatKitClient, run_host
 from loopback import JsonHandler, serving
 from projects import base_config, recorded_calls, write_project
 
@@ -58,8 +55,8 @@ def project(root: Path, api: str, tool: dict[str, Any], arguments: dict[str, Any
 
 
 async def ask(path: Path, text: str = "go", environ: dict[str, str] | None = None) -> Any:
-    host = Host(build_runtime(load_config(path, environ=environ or {})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(path, environ=environ or {}) as running:
+        http = running.http
         return await ChatKitClient("/chatkit", client=http).create_thread(text)
 
 
@@ -173,8 +170,8 @@ async def test_dictation_through_the_audio_api(tmp_path: Path) -> None:
         config = base_config()
         config["models"]["providers"]["audio"] = {"base_url": f"{url}/v1", "api_key": "sk-test"}
         config["transcription"] = {"provider": "audio", "model": "gpt-4o-transcribe"}
-        host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
-        async with AsyncTestClient(create_app(host)) as http:
+        async with run_host(write_project(tmp_path, config)) as running:
+            http = running.http
             client = ChatKitClient("/chatkit", client=http)
             audio = base64.b64encode(b"\x1a\x45\xdf\xa3 fake webm").decode()
             result = await client.call("input.transcribe",
@@ -196,8 +193,8 @@ async def test_dictation_through_the_audio_api(tmp_path: Path) -> None:
 async def test_dictation_is_off_without_a_transcription_section(tmp_path: Path) -> None:
     from chatkit_host.testing import ChatKitHTTPError
 
-    host = Host(build_runtime(load_config(write_project(tmp_path, base_config()), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(write_project(tmp_path, base_config())) as running:
+        http = running.http
         with pytest.raises(ChatKitHTTPError) as off:
             await ChatKitClient("/chatkit", client=http).call(
                 "input.transcribe", {"audio_base64": "AAAA", "mime_type": "audio/webm"})

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.cli import main
 from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
 from chatkit_host.refs import resolve
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from processes import serve
+from chatkit_host.testing import ChatKitClient, run_host, serve_host
 from projects import recorded_calls, write_project
 
 pytestmark = pytest.mark.serial
@@ -171,7 +165,7 @@ async def test_the_imported_project_answers_a_turn_over_http_with_the_scripted_m
 ) -> None:
     backend = imported_project(tmp_path)
     offline(backend, ORDER_SCRIPT)
-    with serve(backend) as host:
+    with serve_host(backend) as host:
         async with ChatKitClient(host.url) as client:
             turn = await client.create_thread("where is my order?")
     assert turn.assistant_text == 'Order status: {"order_id":"A-1001","status":"shipped"}'
@@ -219,17 +213,11 @@ DIRECT_CONFIG = {
 }
 
 
-@asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[ChatKitClient]:
-    host = Host(build_runtime(load_config(config_path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield ChatKitClient("/chatkit", client=http)
-
-
 async def test_an_agent_served_by_import_path_gets_the_yaml_tools_and_keeps_its_own(tmp_path: Path) -> None:
     path = write_project(tmp_path, DIRECT_CONFIG, DIRECT_SCRIPT,
                          files={"exported_workflow.py": FIXTURE.read_text(), "tools.py": NOTE_TOOL})
-    async with running(path) as client:
+    async with run_host(path) as running:
+        client = running.client()
         first = await client.create_thread("please note order A-7")
         assert first.assistant_text == "Done: note added to A-7"
         refund = await client.add_message(first.thread_id, "I want a refund")
@@ -262,7 +250,8 @@ async def test_yaml_instructions_and_model_override_the_code(tmp_path: Path) -> 
     }}, "vars": {"company": "Acme"}}
     path = write_project(tmp_path, config, DIRECT_SCRIPT,
                          files={"exported_workflow.py": FIXTURE.read_text(), "tools.py": NOTE_TOOL})
-    async with running(path) as client:
+    async with run_host(path) as running:
+        client = running.client()
         turn = await client.create_thread("hello")
     assert turn.assistant_text == "Echo 1: hello"
     [call] = recorded_calls(tmp_path)
@@ -299,7 +288,8 @@ async def test_a_handoff_in_code_goes_to_the_agent_yaml_declares_under_its_name(
     }}
     path = write_project(tmp_path, config, DIRECT_SCRIPT,
                          files={"exported_workflow.py": FIXTURE.read_text(), "tools.py": NOTE_TOOL})
-    async with running(path) as client:
+    async with run_host(path) as running:
+        client = running.client()
         turn = await client.create_thread("a refund please")
     assert turn.assistant_text == "Billing here, turn 1."
     assert [(c["model"], c["instructions"]) for c in recorded_calls(tmp_path)][1:] == [
@@ -320,7 +310,8 @@ async def test_an_agent_served_by_import_path_shows_a_widget_declared_in_yaml(tm
               "tools": {"show_order": {"widget": "order_card"}}}
     path = write_project(tmp_path, config, script, files={
         "exported_workflow.py": FIXTURE.read_text(), "widgets/order_card.widget": ORDER_CARD})
-    async with running(path) as client:
+    async with run_host(path) as running:
+        client = running.client()
         turn = await client.create_thread("show me my order")
         assert turn.assistant_text == "Here is the card."
         stored = (await client.list_items(turn.thread_id))["data"]

@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from chatkit_host.cli import main
-from ui_project import serving
+from chatkit_host.testing import run_host
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -55,7 +55,8 @@ def _import(tmp_path: Path, fixture: str) -> tuple[Path, str]:
 async def _replies(path: Path, *messages: str) -> list[tuple[str, list[str]]]:
     """Each message in a new thread: the reply, and the workflow's progress tasks."""
     found = []
-    async with serving(path) as (_, client):
+    async with run_host(path) as running:
+        client = running.client()
         for message in messages:
             turn = await client.create_thread(message)
             assert turn.errors == []
@@ -86,7 +87,8 @@ async def test_a_write_review_loop_is_imported_with_its_maximum(tmp_path: Path) 
     nodes = yaml.safe_load(path.read_text())["workflows"]["workflow"]["nodes"]
     assert nodes["loop_line_27"] == {"while": "true", "max": 3, "do": "draft"}
     assert _cli("validate", "-c", str(path), cwd=tmp_path)[0] == 0
-    async with serving(path) as (_, client):
+    async with run_host(path) as running:
+        client = running.client()
         approved = await client.create_thread("an easy one")
         assert approved.assistant_text == "writer answers."  # one round: the reviewer approved
         stubborn = await client.create_thread("a hard one")
@@ -121,7 +123,8 @@ async def test_a_typed_context_agent_a_guardrail_call_and_an_approval(tmp_path: 
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     assert _cli("validate", "-c", str(path), cwd=tmp_path)[0] == 0
     assert [reply for reply, _ in await _replies(path, "a question")] == ["helpdesk answers."]
-    async with serving(path) as (_, client):  # urgent: the human approval is asked, then each answer
+    async with run_host(path) as running:  # urgent: the human approval is asked, then each answer
+        client = running.client()
         for answer, reply in (("Approve", "urgent_desk answers."), ("Reject", "Understood: no page.")):
             turn = await client.create_thread("help me now")
             question = next(i for i in turn.items_done if i["type"] == "structured_input")

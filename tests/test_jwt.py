@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import jwt
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.auth import jwks
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host
 from loopback import JsonHandler, serving
 from projects import base_config, recorded_calls, write_project
 
@@ -66,14 +64,7 @@ def jwt_project(root: Path, **jwt_config: Any) -> Path:
     return write_project(root, config, files=files)
 
 
-@asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[AsyncTestClient]:
-    host = Host(build_runtime(load_config(config_path, environ={})))
-    async with AsyncTestClient(create_app(host)) as client:
-        yield client
-
-
-async def refusal(http: AsyncTestClient, token: str | None) -> tuple[int, Any]:
+async def refusal(http: httpx.AsyncClient, token: str | None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     response = await http.post("/chatkit", content=b'{"type":"threads.list","params":{}}',
                                headers=headers)
@@ -82,7 +73,8 @@ async def refusal(http: AsyncTestClient, token: str | None) -> tuple[int, Any]:
 
 async def test_hs256_tokens_name_the_user_and_pass_chosen_claims_to_templates(tmp_path: Path) -> None:
     path = jwt_project(tmp_path, algorithm="HS256", secret=SECRET, user_claim="email")
-    async with running(path) as http:
+    async with run_host(path) as running:
+        http = running.http
         alice = ChatKitClient("/chatkit", token=hs256(), client=http)
         turn = await alice.create_thread("hello")
         assert turn.assistant_text == "Echo 1: hello"
@@ -119,7 +111,8 @@ async def test_every_bad_token_gets_the_same_bare_401(tmp_path: Path) -> None:
         "RS256 instead": jwt.encode(claims(), other_key, algorithm="RS256"),
         "tampered payload": _tampered(hs256()),
     }
-    async with running(path) as http:
+    async with run_host(path) as running:
+        http = running.http
         answers = {name: await refusal(http, token) for name, token in bad.items()}
         # Within the clock skew an expired token still counts: clocks drift.
         status, _ = await refusal(http, hs256(exp=now - 10, iat=now - 600))
@@ -132,7 +125,8 @@ async def test_rs256_with_a_jwks_file(tmp_path: Path) -> None:
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys/jwks.json").write_text(json.dumps({"keys": [public_jwk(key, "k1")]}))
     path = jwt_project(tmp_path, algorithm="RS256", jwks_file="keys/jwks.json")
-    async with running(path) as http:
+    async with run_host(path) as running:
+        http = running.http
         client = ChatKitClient("/chatkit", token=rs256(key), client=http)
         assert (await client.create_thread("hi")).assistant_text == "Echo 1: hi"
         assert await refusal(http, rs256(rsa_key())) == (401, UNAUTHORIZED)  # signed by a stranger
@@ -176,7 +170,8 @@ async def test_rs256_with_a_jwks_url_is_fetched_once_per_ttl_and_follows_rotatio
     with jwks_server() as served:
         served.document = {"keys": [public_jwk(old, "old")]}
         path = jwt_project(tmp_path, algorithm="RS256", jwks_url=served.url, jwks_ttl=300)
-        async with running(path) as http:
+        async with run_host(path) as running:
+            http = running.http
             for _ in range(5):
                 assert (await refusal(http, rs256(old, kid="old")))[0] == 200
             assert served.fetches == 1  # cached for the TTL
@@ -194,7 +189,8 @@ async def test_an_unreachable_jwks_url_refuses_tokens_without_detail(tmp_path: P
     with jwks_server() as served:
         url = served.url
     path = jwt_project(tmp_path, algorithm="RS256", jwks_url=url)  # nothing listens there now
-    async with running(path) as http:
+    async with run_host(path) as running:
+        http = running.http
         assert await refusal(http, rs256(rsa_key())) == (401, UNAUTHORIZED)
 
 

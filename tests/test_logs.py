@@ -13,15 +13,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, user_input
+from chatkit_host.testing import ChatKitClient, run_host, serve_host, user_input
 from loopback import JsonHandler, serving
-from processes import serve
 from projects import base_config, write_project
 from logcapture import captured_logs
 
@@ -45,7 +39,7 @@ async def test_serve_writes_one_json_line_per_request(tmp_path: Path) -> None:
     config["auth"] = {"mode": "bearer", "tokens": {"alice": TOKEN}}
     config["observability"] = {"logs": {"format": "json"}}
     write_project(tmp_path, config)
-    with serve(tmp_path) as host:
+    with serve_host(tmp_path) as host:
         async with ChatKitClient(host.url, token=TOKEN) as client:
             turn = await client.create_thread("my secret recipe is lasagne")
             thread_id = turn.thread_id
@@ -74,10 +68,9 @@ async def test_debug_logging_adds_the_message_text(tmp_path: Path) -> None:
     config = base_config()
     config["observability"] = {"logs": {"level": "debug", "format": "text"}}
     path = write_project(tmp_path, config)
-    host = Host(build_runtime(load_config(path, environ={})))
     with captured_logs() as records:
-        async with AsyncTestClient(create_app(host)) as http:
-            await ChatKitClient("/chatkit", client=http).create_thread("lasagne for two")
+        async with run_host(path) as running:
+            await running.client().create_thread("lasagne for two")
             # The line is written once the response has ended: a moment after the last event.
             for _ in range(1000):
                 fields = [r.chatkit_fields for r in records  # type: ignore[attr-defined]
@@ -122,7 +115,7 @@ def test_client_chosen_ids_and_jwt_subjects_cannot_forge_log_lines(tmp_path: Pat
     write_project(tmp_path, config)
     token = jwt.encode({"sub": "mallory" + FORGED, "exp": int(time.time()) + 600}, secret,
                        algorithm="HS256")
-    with serve(tmp_path) as host:
+    with serve_host(tmp_path) as host:
         response = httpx.post(host.url, headers={"Authorization": f"Bearer {token}"}, json={
             "type": "threads.get_by_id", "params": {"thread_id": "thr_1" + FORGED}})
         assert response.status_code == 404
@@ -151,7 +144,7 @@ def test_outgoing_urls_of_http_tools_stay_out_of_the_log(tmp_path: Path) -> None
             {"say": "Result: {{ tool_output }}"},
         ]}]}
         write_project(tmp_path, config, script)
-        with serve(tmp_path, env={"ORDERS_KEY": "k-9f3e-never-log-me"}) as host:
+        with serve_host(tmp_path, env={"ORDERS_KEY": "k-9f3e-never-log-me"}) as host:
             turn = asyncio.run(_create(host.url, "where is A-1?"))
     assert "k-9f3e-never-log-me" in turn.assistant_text  # the API saw the key
     assert "k-9f3e-never-log-me" not in host.log.read_text()
@@ -163,7 +156,7 @@ def test_the_access_log_carries_preview_links_without_their_signature(tmp_path: 
     config["auth"] = {"mode": "bearer", "tokens": {"alice": TOKEN}}
     config["files"] = {"url": "file://stored", "secret": "a-secret-of-this-test"}
     write_project(tmp_path, config)
-    with serve(tmp_path) as host:
+    with serve_host(tmp_path) as host:
         uploaded = httpx.post(f"{host.base}/files", headers={"Authorization": f"Bearer {TOKEN}"},
                               files={"file": ("cat.png", PNG, "image/png")})
         assert uploaded.status_code == 200, uploaded.text
@@ -184,7 +177,7 @@ def test_clients_leaving_mid_stream_log_no_error_in_one_format(tmp_path: Path, f
     script = {"replies": [{"steps": [{"say": " ".join(f"word{n}" for n in range(200))}]}],
               "delay_ms": 20}
     write_project(tmp_path, config, script)
-    with serve(tmp_path) as host:
+    with serve_host(tmp_path) as host:
         asyncio.run(_leave_mid_stream(host.url, clients=8))
         # Each request's line is written when the server is done with it.
         deadline = time.monotonic() + 20
@@ -244,10 +237,9 @@ async def test_a_python_tool_that_raises_is_one_warning_line_and_its_message_rea
         {"say": "Sorry: {{ tool_output }}"},
     ]}]}
     path = write_project(tmp_path, config, script, files={"tools.py": BROKEN_TOOLS_PY})
-    host = Host(build_runtime(load_config(path, environ={})))
     with captured_logs() as records:
-        async with AsyncTestClient(create_app(host)) as http:
-            turn = await ChatKitClient("/chatkit", client=http).create_thread("where is A-1?")
+        async with run_host(path) as running:
+            turn = await running.client().create_thread("where is A-1?")
 
     assert turn.assistant_text == "Sorry: error: the order service is down"
     (record,) = [r for r in records if r.name == "chatkit_host.tools"]

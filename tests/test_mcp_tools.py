@@ -11,13 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
+from chatkit_host.testing import ChatKitClient, run_host
 from projects import base_config, recorded_calls, write_project
 
 pytestmark = pytest.mark.serial
@@ -87,8 +82,8 @@ async def converse(root: Path, mcp: dict[str, Any]) -> Any:
     config = base_config()
     config["tools"]["orders"] = {"mcp": {**mcp, "tools": ["order_status"]}}
     config["agents"]["triage"]["tools"] = ["orders"]
-    host = Host(build_runtime(load_config(write_project(root, config, SCRIPT), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(write_project(root, config, SCRIPT)) as running:
+        http = running.http
         return await ChatKitClient("/chatkit", client=http).create_thread("where is A-7?")
 
 
@@ -123,8 +118,8 @@ async def test_an_agent_as_a_tool(tmp_path: Path) -> None:
                                         {"say": "Billing told me: {{ tool_output }}"}]},
         {"when": ["refund A-1?"], "steps": [{"say": "approved"}]},
     ]}
-    host = Host(build_runtime(load_config(write_project(tmp_path, config, script), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(write_project(tmp_path, config, script)) as running:
+        http = running.http
         turn = await ChatKitClient("/chatkit", client=http).create_thread("can I get a refund?")
     assert turn.assistant_text == "Billing told me: approved"
     calls = recorded_calls(tmp_path)

@@ -12,18 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatkit_host.observability import metrics
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, user_input
-from processes import serve
+from chatkit_host.testing import ChatKitClient, run_host, serve_host, user_input
 from projects import DEMO_SCRIPT, TOOLS_PY, base_config, write_project
+
+pytestmark = pytest.mark.serial
 
 BROKEN_TOOL = TOOLS_PY + '''
 
@@ -46,11 +42,10 @@ SCRIPT = {"replies": [
 
 
 @asynccontextmanager
-async def running(root: Path, config: dict[str, Any]) -> AsyncIterator[AsyncTestClient]:
+async def running(root: Path, config: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     path = write_project(root, config, SCRIPT, files={"tools.py": BROKEN_TOOL})
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield http
+    async with run_host(path) as running:
+        yield running.http
 
 
 def project_config() -> dict[str, Any]:
@@ -74,7 +69,7 @@ class Samples:
         )
 
 
-async def scrape(http: AsyncTestClient, headers: dict[str, str] | None = None) -> Samples:
+async def scrape(http: httpx.AsyncClient, headers: dict[str, str] | None = None) -> Samples:
     response = await http.get("/metrics", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -157,7 +152,7 @@ def test_one_scrape_counts_every_worker_of_serve(tmp_path: Path) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     # Worker processes are slow to spawn on a busy machine: a generous start-up timeout.
-    with serve(tmp_path, "--workers", "2", env={"TMPDIR": str(scratch)}, timeout=90) as host:
+    with serve_host(tmp_path, "--workers", "2", env={"TMPDIR": str(scratch)}, timeout=90) as host:
         (shared,) = scratch.glob("chatkit-host-metrics-*")
         sent = 0
         # New connections land on either worker; a worker's counter file appears with its first
@@ -220,7 +215,7 @@ def test_a_model_call_cut_short_by_a_disconnect_is_counted(tmp_path: Path) -> No
     config = base_config()
     config["stream"] = {"coalesce_ms": 0}
     write_project(tmp_path, config, script)
-    with serve(tmp_path) as host, httpx.Client(timeout=30) as http:
+    with serve_host(tmp_path) as host, httpx.Client(timeout=30) as http:
         body = b'{"type":"threads.create","params":{"input":{"content":[{"type":"input_text",' \
                b'"text":"hi"}],"attachments":[],"inference_options":{}}}}'
         with http.stream("POST", host.url, content=body) as response:

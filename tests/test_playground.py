@@ -23,14 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
+from chatkit_host.testing import run_host, serve_host
 from loopback import JsonHandler, serving
-from processes import serve
 from projects import base_config, write_project
 
 pytestmark = pytest.mark.serial
@@ -184,7 +180,7 @@ async def test_the_page_hands_the_configured_options_and_answers_client_tools(tm
     with static_files({"chatkit.js": STAND_IN}) as assets:
         project = write_project(tmp_path / "project", playground_config(f"{assets}/chatkit.js"),
                                 script=SCRIPT).parent
-        with serve(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
+        with serve_host(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
             # A turn that ends on the client tool call, as the browser would have started it.
             turn = _stream(host.url, "threads.create", {"input": _text("go dark please")})
             thread_id = turn[0]["thread"]["id"]
@@ -252,7 +248,7 @@ async def test_the_page_hands_the_configured_options_and_answers_client_tools(tm
 async def test_an_unreachable_cdn_is_said_plainly(tmp_path: Path) -> None:
     with static_files({}) as assets:  # nothing there: the script 404s like a blocked CDN
         project = write_project(tmp_path / "project", playground_config(f"{assets}/chatkit.js")).parent
-        with serve(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
+        with serve_host(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
             socket, browser = await open_page(port, f"{host.base}/")
             try:
                 status = await browser.until(
@@ -275,7 +271,7 @@ async def test_markup_in_client_strings_neither_stops_nor_enters_the_pages_scrip
     with static_files({"chatkit.js": STAND_IN}) as assets:
         config["client"]["playground"]["script_url"] = f"{assets}/chatkit.js"
         project = write_project(tmp_path / "project", config).parent
-        with serve(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
+        with serve_host(project, timeout=90) as host, chromium_process(tmp_path / "profile") as port:
             page = httpx.get(f"{host.base}/").text
             socket, browser = await open_page(port, f"{host.base}/")
             try:
@@ -295,8 +291,8 @@ async def test_markup_in_client_strings_neither_stops_nor_enters_the_pages_scrip
 async def test_on_by_default_only_without_auth_and_configurable(tmp_path: Path) -> None:
     async def status_of(config: dict[str, Any], path: str = "/") -> tuple[int, str]:
         project = write_project(tmp_path / str(len(list(tmp_path.iterdir()))), config)
-        host = Host(build_runtime(load_config(project, environ={})))
-        async with AsyncTestClient(create_app(host)) as client:
+        async with run_host(project) as running:
+            client = running.http
             response = await client.get(path)
             return response.status_code, response.text
 

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from chatkit.types import LockedStatus
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
 from chatkit_host.context import RequestContext
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host
 from projects import base_config, recorded_calls, write_project
 
-@asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[tuple[Host, AsyncTestClient]]:
-    host = Host(build_runtime(load_config(config_path, environ={})))
-    async with AsyncTestClient(create_app(host)) as client:
-        yield host, client
 
-
-def chatkit(client: AsyncTestClient, token: str | None = None) -> ChatKitClient:
+def chatkit(client: httpx.AsyncClient, token: str | None = None) -> ChatKitClient:
     return ChatKitClient("/chatkit", token=token, client=client)
 
 
@@ -34,7 +22,8 @@ async def test_a_conversation_from_create_to_delete(tmp_path: Path, store_url: s
     config = base_config()
     config["store"] = {"url": store_url}
     config["stream"] = {"coalesce_ms": 0}  # one event per word, to see the streaming itself
-    async with running(write_project(tmp_path, config)) as (_, http):
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         client = chatkit(http)
         first = await client.create_thread("hello there")
         thread_id = first.thread_id
@@ -72,7 +61,8 @@ async def test_a_conversation_from_create_to_delete(tmp_path: Path, store_url: s
 
 async def test_every_reply_gets_its_own_item_id(tmp_path: Path) -> None:
     # The scripted model gives every message one fixed id, as Chat Completions models do.
-    async with running(write_project(tmp_path)) as (_, http):
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         client = chatkit(http)
         thread_id = (await client.create_thread("one")).thread_id
         for text in ("two", "three"):
@@ -84,7 +74,8 @@ async def test_every_reply_gets_its_own_item_id(tmp_path: Path) -> None:
 
 
 async def test_tool_results_of_earlier_turns_reach_the_next_turn(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (_, http):
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         client = chatkit(http)
         turn = await client.create_thread("where is my order?")
         assert turn.assistant_text.startswith("Order status: ")
@@ -106,7 +97,8 @@ async def test_tool_results_of_earlier_turns_reach_the_next_turn(tmp_path: Path)
 
 
 async def test_a_handoff_lasts_and_instructions_are_rendered(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (_, http):
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         client = chatkit(http)
         turn = await client.create_thread("I want a refund")
         assert turn.assistant_text == "Billing here, turn 1."
@@ -120,7 +112,8 @@ async def test_a_handoff_lasts_and_instructions_are_rendered(tmp_path: Path) -> 
 async def test_history_is_bounded(tmp_path: Path) -> None:
     config = base_config()
     config["history"] = {"max_items": 3}
-    async with running(write_project(tmp_path, config)) as (_, http):
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         client = chatkit(http)
         thread_id = (await client.create_thread("m1")).thread_id
         for n in range(2, 5):
@@ -131,7 +124,8 @@ async def test_history_is_bounded(tmp_path: Path) -> None:
 
 
 async def test_feedback_is_stored(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (host, http):
+    async with run_host(write_project(tmp_path)) as running:
+        host, http = running.host, running.http
         client = chatkit(http)
         turn = await client.create_thread("hello")
         reply = next(i for i in turn.items_done if i["type"] == "assistant_message")
@@ -147,7 +141,8 @@ async def test_feedback_is_stored(tmp_path: Path) -> None:
 
 
 async def test_retry_after_item_replaces_the_reply(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (_, http):
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         client = chatkit(http)
         turn = await client.create_thread("first")
         user_item = next(i for i in turn.items_done if i["type"] == "user_message")
@@ -162,7 +157,8 @@ async def test_retry_after_item_replaces_the_reply(tmp_path: Path) -> None:
 
 
 async def test_pagination_of_threads_and_items(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (_, http):
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         client = chatkit(http)
         ids = [(await client.create_thread(f"thread {n}")).thread_id for n in range(5)]
         first = await client.list_threads(limit=2, order="desc")
@@ -186,7 +182,8 @@ async def test_pagination_of_threads_and_items(tmp_path: Path) -> None:
 async def test_users_never_see_each_other(tmp_path: Path) -> None:
     config = base_config()
     config["auth"] = {"mode": "bearer", "tokens": "alice=token-a,bob=token-b"}
-    async with running(write_project(tmp_path, config)) as (_, http):
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         alice, bob = chatkit(http, "token-a"), chatkit(http, "token-b")
         turn = await alice.create_thread("alice's secret")
         thread_id = turn.thread_id
@@ -227,7 +224,8 @@ async def test_users_never_see_each_other(tmp_path: Path) -> None:
 
 
 async def test_missing_thread_is_a_404_before_any_stream(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (_, http):
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         response = await http.post("/chatkit", json={
             "type": "threads.add_user_message",
             "params": {"thread_id": "thr_missing", "input": _input("hi")},
@@ -238,7 +236,8 @@ async def test_missing_thread_is_a_404_before_any_stream(tmp_path: Path) -> None
 
 
 async def test_a_locked_thread_takes_no_new_messages(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (host, http):
+    async with run_host(write_project(tmp_path)) as running:
+        host, http = running.host, running.http
         client = chatkit(http)
         thread_id = (await client.create_thread("hello")).thread_id
         user = RequestContext("local")
@@ -257,7 +256,8 @@ async def test_a_locked_thread_takes_no_new_messages(tmp_path: Path) -> None:
 async def test_bad_requests_get_clear_errors_and_change_nothing(tmp_path: Path) -> None:
     config = base_config()
     config["server"] = {"max_body": "2KB"}
-    async with running(write_project(tmp_path, config)) as (_, http):
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         not_json = await http.post("/chatkit", content=b"{nope")
         assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "invalid_request"
         unknown = await http.post("/chatkit", json={"type": "threads.explode", "params": {}})
@@ -272,7 +272,8 @@ async def test_bad_requests_get_clear_errors_and_change_nothing(tmp_path: Path) 
 
 
 async def test_health(tmp_path: Path) -> None:
-    async with running(write_project(tmp_path)) as (host, http):
+    async with run_host(write_project(tmp_path)) as running:
+        host, http = running.host, running.http
         health = (await http.get("/healthz")).json()
         assert health["status"] == "ok"
         assert health["config_version"] == host.runtime.version
@@ -304,7 +305,8 @@ def _roles(input_items: list[dict[str, Any]]) -> list[str]:
 async def test_a_chaining_model_gets_only_the_new_items(tmp_path: Path) -> None:
     config = base_config()
     config["models"]["providers"]["demo"]["api"] = "responses"
-    async with running(write_project(tmp_path, config)) as (_, http):
+    async with run_host(write_project(tmp_path, config)) as running:
+        http = running.http
         client = chatkit(http)
         first = await client.create_thread("where is my order?")
         assert "shipped" in first.assistant_text

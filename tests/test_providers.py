@@ -14,13 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import run_host
 from logcapture import captured_logs
 from loopback import JsonHandler, serving
 from projects import base_config, write_project
@@ -67,9 +62,8 @@ def provider_project(root: Path, model: str, provider: dict[str, Any]) -> Path:
 
 
 async def reply_from(path: Path, text: str) -> str:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        turn = await ChatKitClient("/chatkit", client=http).create_thread(text)
+    async with run_host(path) as running:
+        turn = await running.client().create_thread(text)
     assert turn.errors == [], turn.events
     return turn.assistant_text
 
@@ -149,10 +143,9 @@ async def test_an_app_built_without_the_key_tells_the_user_and_logs_one_line(
     config = base_config()
     config["models"]["default"] = "gpt-4.1-mini"
     path = write_project(tmp_path, config)
-    host = Host(build_runtime(load_config(path, environ={})))
     with captured_logs() as records:
-        async with AsyncTestClient(create_app(host)) as http:
-            turn = await ChatKitClient("/chatkit", client=http).create_thread("hi")
+        async with run_host(path) as running:
+            turn = await running.client().create_thread("hi")
     assert [error.get("message") for error in turn.errors] == [
         "The assistant's model is not set up on this server yet."]
     warnings = [record for record in records if record.levelno >= logging.WARNING

@@ -8,24 +8,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.config.loader import load_config
+import httpx
+
 from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import run_host
 from projects import base_config, write_project
 
 ALICE = {"Authorization": "Bearer token-alice"}
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, **auth: Any) -> AsyncIterator[tuple[Host, AsyncTestClient]]:
+async def running(tmp_path: Path, **auth: Any) -> AsyncIterator[tuple[Host, httpx.AsyncClient]]:
     config = base_config()
     config["auth"] = auth or {"mode": "bearer", "tokens": "alice=token-alice"}
-    host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
-    async with AsyncTestClient(create_app(host)) as client:
-        yield host, client
+    async with run_host(write_project(tmp_path, config)) as started:
+        yield started.host, started.http
 
 
 async def test_healthz_tells_strangers_only_whether_the_host_is_up(tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from chatkit_host.testing import ChatKitClient, Turn, user_input
-from processes import ServedHost, serve
+from chatkit_host.testing import ChatKitClient, ServedHost, Turn, serve_host, user_input
 from projects import DEMO_SCRIPT, base_config, recorded_calls, write_project
 
 pytestmark = pytest.mark.serial
@@ -231,7 +230,7 @@ def observed(root: Path, outcomes: list[Outcome]) -> dict[str, State]:
 
 def test_edits_under_load_drop_no_request_and_apply_to_every_later_one(tmp_path: Path) -> None:
     write_project_at(tmp_path, State())
-    with serve(tmp_path, "--reload", timeout=60) as host:
+    with serve_host(tmp_path, "--reload", timeout=60) as host:
         load, states, in_flight = asyncio.run(_edit_under_load(host, tmp_path))
     assert len(EDITS) == 20 and sum(1 for edit in EDITS if edit.broken) == 5
     assert {edit.target for edit in EDITS} == set(TARGETS)
@@ -358,7 +357,7 @@ def test_a_changed_tools_file_is_run_again_and_a_broken_one_keeps_the_old(tmp_pa
     config["tools"]["stock"] = {"python": "shop.stock:stock"}
     write_project(tmp_path, config, DEMO_SCRIPT,
                   {"shop/__init__.py": "", "shop/stock.py": PACKAGE_TOOL})
-    with serve(tmp_path, "--reload") as host:
+    with serve_host(tmp_path, "--reload") as host:
         asyncio.run(_code_edits(host, tmp_path))
 
 
@@ -388,7 +387,7 @@ async def _code_edits(host: ServedHost, root: Path) -> None:
 
 def test_a_missing_file_created_later_is_picked_up(tmp_path: Path) -> None:
     write_project(tmp_path)
-    with serve(tmp_path, "--reload") as host:
+    with serve_host(tmp_path, "--reload") as host:
         asyncio.run(_create_the_missing_file(host, tmp_path))
 
 
@@ -414,7 +413,7 @@ async def _create_the_missing_file(host: ServedHost, root: Path) -> None:
 def test_every_worker_process_reloads(tmp_path: Path) -> None:
     write_project(tmp_path)
     # Worker processes are slow to spawn on a busy machine: a generous start-up timeout.
-    with serve(tmp_path, "--reload", "--workers", "2", timeout=90) as host:
+    with serve_host(tmp_path, "--reload", "--workers", "2", timeout=90) as host:
         asyncio.run(_both_workers(host, tmp_path))
 
 

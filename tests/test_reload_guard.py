@@ -14,8 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from chatkit_host.testing import ChatKitClient
-from processes import ServedHost, serve
+from chatkit_host.testing import ChatKitClient, ServedHost, serve_host
 from projects import base_config, write_project
 
 pytestmark = pytest.mark.serial
@@ -48,7 +47,7 @@ def bearer_config() -> dict[str, Any]:
 
 def test_a_reload_to_auth_none_is_refused_and_bearer_stays(tmp_path: Path) -> None:
     write_project(tmp_path, bearer_config())
-    with serve(tmp_path, "--reload") as host:
+    with serve_host(tmp_path, "--reload") as host:
         asyncio.run(_weaken(host, tmp_path))
 
 

@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, user_input
-from processes import ServedHost, serve
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, ServedHost, serve_host, user_input
 from projects import recorded_calls, write_project
 from s3server import s3_server, stored_keys
 from test_files import PNG
@@ -64,7 +63,7 @@ def test_two_replicas_on_one_postgres_and_one_s3_behave_as_one_server(
         files = {"url": f"s3://{BUCKET}/{tmp_path.name}", "options": s3, "secret": FILES_SECRET}
         replica_project(tmp_path / "a", postgres_db_url, files)
         replica_project(tmp_path / "b", postgres_db_url, files)
-        with serve(tmp_path / "a", timeout=90) as a, serve(tmp_path / "b", timeout=90) as b:
+        with serve_host(tmp_path / "a", timeout=90) as a, serve_host(tmp_path / "b", timeout=90) as b:
             assert a.port != b.port
             cross_user_reads = asyncio.run(_as_one_server(a.url, b.url, tmp_path / "a"))
             cross_user_reads += asyncio.run(_files_across_replicas(a, b, tmp_path / "b", files))

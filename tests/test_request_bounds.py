@@ -10,15 +10,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.config.loader import load_config
 from chatkit_host.context import RequestContext
 from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, user_input
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host, user_input
 from projects import base_config, recorded_calls, write_project
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
@@ -35,13 +32,12 @@ def config(**files: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def running(path: Path) -> AsyncIterator[tuple[Host, AsyncTestClient, ChatKitClient]]:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield host, http, ChatKitClient("/chatkit", token=TOKEN, client=http)
+async def running(path: Path) -> AsyncIterator[tuple[Host, httpx.AsyncClient, ChatKitClient]]:
+    async with run_host(path) as running:
+        yield running.host, running.http, running.client(TOKEN)
 
 
-async def upload(http: AsyncTestClient, name: str, data: bytes, mime: str) -> str:
+async def upload(http: httpx.AsyncClient, name: str, data: bytes, mime: str) -> str:
     response = await http.post("/files", files={"file": (name, data, mime)}, headers=AUTH)
     assert response.status_code == 200, response.text
     return response.json()["id"]

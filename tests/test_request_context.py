@@ -8,14 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, run_host
 from projects import base_config, recorded_calls, write_project
 
 ARTICLE_PY = '''
@@ -60,8 +56,8 @@ def write_article(root: Path, config: dict[str, Any] | None = None) -> Path:
 
 @asynccontextmanager
 async def serving(path: Path, headers: dict[str, str]) -> AsyncIterator[ChatKitClient]:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(path) as running:
+        http = running.http
         yield ChatKitClient("/chatkit", client=http, headers=headers)
 
 

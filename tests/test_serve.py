@@ -7,14 +7,15 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from chatkit_host.testing import ChatKitClient, user_input
-from processes import ServedHost, serve
+from chatkit_host.testing import ChatKitClient, ServedHost, serve_host, user_input
 from projects import REPO, base_config, write_project
 
 pytestmark = pytest.mark.serial
@@ -25,14 +26,20 @@ SLOW_TOOLS_PY = '''
 import time
 from pathlib import Path
 
-def slow_step() -> str:
-    """Takes a while."""
-    time.sleep(1.0)
-    return "slow step done"
+HERE = Path(__file__).parent
 
-def mark() -> str:
-    """Leaves a mark on disk: proof that the run went on."""
-    Path(__file__).with_name("marker").write_text("the run went on")
+def slow_step(who: str) -> str:
+    """Holds the run until the test lets go (writes `holding-WHO`, waits for `release`)."""
+    (HERE / f"holding-{who}").write_text("yes")
+    for _ in range(2000):
+        if (HERE / "release").exists():
+            return "slow step done"
+        time.sleep(0.01)
+    return "gave up"
+
+def mark(who: str) -> str:
+    """Leaves a mark on disk (`marker-WHO`): proof that the run went on."""
+    (HERE / f"marker-{who}").write_text("the run went on")
     return "marked"
 
 def lookup_order(order_id: str) -> dict:
@@ -50,7 +57,7 @@ def test_the_readme_example_serves_a_whole_conversation(tmp_path: Path) -> None:
         shutil.copy(REPO / name, tmp_path / name)
     for folder in ("agents", "tools", "widgets"):
         shutil.copytree(REPO / folder, tmp_path / folder)
-    with serve(tmp_path) as host:
+    with serve_host(tmp_path) as host:
         asyncio.run(_whole_conversation(host))
     assert (tmp_path / ".chatkit" / "chatkit.db").exists()
 
@@ -84,10 +91,9 @@ SLOW_SCRIPT = {
 
 def test_a_client_that_leaves_mid_stream_loses_nothing_already_shown(tmp_path: Path) -> None:
     write_project(tmp_path, script=SLOW_SCRIPT)
-    with serve(tmp_path) as host:
+    with serve_host(tmp_path) as host:
         shown, thread_id = asyncio.run(_leave_after_deltas(host, "slow please", 20))
-        asyncio.run(asyncio.sleep(0.5))
-        items = asyncio.run(_items(host, thread_id))
+        items = asyncio.run(_saved_items(host, thread_id, 2))
         assert [i["type"] for i in items] == ["user_message", "assistant_message"]
         kept = "".join(p["text"] for p in items[1]["content"])
         assert kept.startswith(shown) and len(shown) > 0
@@ -97,11 +103,13 @@ def test_a_client_that_leaves_mid_stream_loses_nothing_already_shown(tmp_path: P
 
 
 def test_a_cancelled_turn_stops_the_agent_run(tmp_path: Path) -> None:
-    script = {"replies": [{"steps": [
-        {"call": "slow_step", "arguments": {}},
-        {"call": "mark", "arguments": {}},
+    """One run's client leaves while its tool runs, another's stays; both tools then return together.
+    The run that stayed goes on to its next tool and answers: by then the one left would have too."""
+    script = {"replies": [{"when": [who], "steps": [
+        {"call": "slow_step", "arguments": {"who": who}},
+        {"call": "mark", "arguments": {"who": who}},
         {"say": "all done"},
-    ]}]}
+    ]} for who in ("left", "stayed")]}
     config = base_config()
     config["agents"]["triage"]["tools"] = ["slow_step", "mark"]
     config["tools"] = {
@@ -109,10 +117,35 @@ def test_a_cancelled_turn_stops_the_agent_run(tmp_path: Path) -> None:
         "mark": {"python": "./tools.py:mark"},
     }
     write_project(tmp_path, config, script=script, files={"tools.py": SLOW_TOOLS_PY})
-    with serve(tmp_path) as host:
-        asyncio.run(_leave_on_progress(host, "go"))
-        asyncio.run(asyncio.sleep(2.5))
-    assert not (tmp_path / "marker").exists(), "the agent run went on after the client left"
+    with serve_host(tmp_path) as host:
+        assert asyncio.run(_leave_one_keep_one(host, tmp_path)) == "all done"
+    assert (tmp_path / "marker-stayed").exists()
+    assert not (tmp_path / "marker-left").exists(), "the agent run went on after the client left"
+
+
+async def _leave_one_keep_one(host: ServedHost, root: Path) -> str:
+    await _leave_on_progress(host, "left")  # its slow_step is running
+    await _until(lambda: _open_streams(host) == 0, "the server ended the stream the client left")
+    async with ChatKitClient(host.url) as client:
+        stayed = asyncio.create_task(client.create_thread("stayed"))
+        await _until(lambda: (root / "holding-stayed").exists(), "the second run reached its slow step")
+        (root / "release").write_text("go")  # both slow steps return now
+        return (await stayed).assistant_text
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(400):  # bounded: 20 s
+        if await asyncio.to_thread(condition):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def _open_streams(host: ServedHost) -> float:
+    for family in text_string_to_metric_families(httpx.get(f"{host.base}/metrics").text):
+        if family.name == "chatkit_open_streams":
+            return sum(sample.value for sample in family.samples)
+    raise AssertionError("/metrics has no chatkit_open_streams")
 
 
 def test_clients_leaving_together_leave_the_server_idle_while_their_turns_are_saved(
@@ -122,7 +155,7 @@ def test_clients_leaving_together_leave_the_server_idle_while_their_turns_are_sa
     # was shown (and releasing its thread) has to wait. Waiting must not cost CPU; the event loop
     # used to spin on every such wait (minutes of CPU when 1,000 clients left at once).
     write_project(tmp_path, script=SLOW_SCRIPT)
-    with serve(tmp_path) as host:
+    with serve_host(tmp_path) as host:
         threads = asyncio.run(_new_threads(host, 20))
         shown, busy = asyncio.run(_leave_together(host, threads, tmp_path / "data" / "chatkit.db"))
         assert busy < 0.5, f"the server used {busy:.2f} s of CPU while the departed turns waited"
@@ -175,13 +208,14 @@ async def _leave_together(host: ServedHost, threads: list[str], db: Path) -> tup
 
 
 async def _saved_items(host: ServedHost, thread_id: str, count: int) -> list[dict]:
-    """The thread's items once its turn's clean-up has saved the assistant message."""
-    for _ in range(100):
-        items = await _items(host, thread_id)
+    """The thread's items (hidden context left out) once there are ``count``: its turn's clean-up
+    has saved the assistant message. Fails after 10 s."""
+    for _ in range(200):
+        items = [i for i in await _items(host, thread_id) if i["type"] != "sdk_hidden_context"]
         if len(items) >= count:
-            return [i for i in items if i["type"] != "sdk_hidden_context"]
+            return items
         await asyncio.sleep(0.05)
-    return await _items(host, thread_id)
+    raise AssertionError(f"the thread has {len(items)} items, not {count}: {items}")
 
 
 def _cpu_seconds(host: ServedHost) -> float:

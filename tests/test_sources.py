@@ -6,14 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import run_host
 from projects import base_config, write_project
 
 NEWS_PY = '''
@@ -74,9 +70,8 @@ def _annotations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def test_tool_sources_are_streamed_and_saved_as_annotations(tmp_path: Path) -> None:
     path = write_project(tmp_path, news_config(), SCRIPT, files={"news.py": NEWS_PY})
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        client = ChatKitClient("/chatkit", client=http)
+    async with run_host(path) as running:
+        client = running.client()
         turn = await client.create_thread("news please")
         assert turn.errors == []
         entities = [

@@ -10,14 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, run_host
 from projects import base_config, recorded_calls, write_project
 from ui_project import ORDER_CARD
 
@@ -105,10 +102,8 @@ def write_pet(root: Path, config: dict[str, Any] | None = None) -> Path:
 
 @asynccontextmanager
 async def serving(path: Path) -> AsyncIterator[tuple[ChatKitClient, ChatKitClient, httpx.AsyncClient]]:
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield (ChatKitClient("/chatkit", "token-a", client=http), ChatKitClient("/chatkit", "token-b", client=http),
-               http)
+    async with run_host(path) as running:
+        yield running.client("token-a"), running.client("token-b"), running.http
 
 
 async def _state(http: httpx.AsyncClient, thread_id: str, token: str = "token-a") -> httpx.Response:

@@ -11,8 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from chatkit_host.testing import ChatKitClient
-from processes import ServedHost, serve
+from chatkit_host.testing import ChatKitClient, ServedHost, serve_host
 from projects import base_config, write_project
 from test_reload import health, save, wait_health
 
@@ -30,7 +29,7 @@ def pet_config(**hunger: Any) -> dict[str, Any]:
 
 def test_a_state_schema_that_saved_states_break_is_refused_and_a_compatible_one_applies(tmp_path: Path) -> None:
     write_project(tmp_path, pet_config())
-    with serve(tmp_path, "--reload") as host:
+    with serve_host(tmp_path, "--reload") as host:
         asyncio.run(_edits(host, tmp_path))
 
 

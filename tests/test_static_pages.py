@@ -6,13 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import run_host
 from projects import base_config, write_project
 
 PAGE = "<!doctype html><title>Panel</title><script src='panel.js'></script>\n"
@@ -28,8 +25,8 @@ async def test_a_folder_is_served_under_its_path(tmp_path: Path) -> None:
     path = write_project(tmp_path / "project", _config({"/panel": "page"}),
                          files={"page/index.html": PAGE, "page/panel.js": "console.log('hi');\n"})
     (tmp_path / "secret.txt").write_text("not for the web")
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as client:
+    async with run_host(path) as running:
+        client = running.http
         index = await client.get("/panel/")
         assert (index.status_code, index.text) == (200, PAGE)
         assert index.headers["content-type"].startswith("text/html")

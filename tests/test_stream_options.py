@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, Turn
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, Turn, run_host
 from projects import base_config, write_project
 
 
@@ -24,9 +20,8 @@ async def test_the_stop_button_follows_the_stream_section_and_the_thread_agent(t
     config = base_config()
     config["stream"] = {"allow_cancel": False}
     config["agents"]["billing"]["allow_cancel"] = True
-    host = Host(build_runtime(load_config(write_project(tmp_path, config), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        client = ChatKitClient("/chatkit", client=http)
+    async with run_host(write_project(tmp_path, config)) as running:
+        client = running.client()
         first = await client.create_thread("hello")
         assert _options(first) == [{"allow_cancel": False}]
         handed = await client.add_message(first.thread_id, "refund please")  # triage hands off to billing
@@ -35,8 +30,8 @@ async def test_the_stop_button_follows_the_stream_section_and_the_thread_agent(t
 
 
 async def test_replies_may_be_stopped_unless_declared_otherwise(tmp_path: Path) -> None:
-    host = Host(build_runtime(load_config(write_project(tmp_path), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(write_project(tmp_path)) as running:
+        http = running.http
         assert _options(await ChatKitClient("/chatkit", client=http).create_thread("hi")) == [{"allow_cancel": True}]
 
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from chatkit_host.testing import ChatKitClient
+from chatkit_host.testing import ChatKitClient, run_host
 from projects import recorded_calls
-from ui_project import serving
 from workflow_projects import write_workflow_project
 
 TOOLS = '''
@@ -59,7 +58,8 @@ def _answer(thread_id: str, item_id: str, value: str) -> dict[str, Any]:
                "user asks."),
 ])
 async def test_a_call_waits_for_the_users_answer(tmp_path: Path, answer: str, reply: str) -> None:
-    async with serving(_project(tmp_path)) as (_, client):
+    async with run_host(_project(tmp_path)) as running:
+        client = running.client()
         thread_id, question = await _ask(client)
         turn = await client.stream("threads.add_structured_input", _answer(thread_id, question["id"], answer))
         assert turn.errors == []
@@ -68,15 +68,18 @@ async def test_a_call_waits_for_the_users_answer(tmp_path: Path, answer: str, re
 
 
 async def test_a_call_the_condition_lets_through_runs_at_once(tmp_path: Path) -> None:
-    async with serving(_project(tmp_path)) as (_, client):
+    async with run_host(_project(tmp_path)) as running:
+        client = running.client()
         turn = await client.create_thread("a small refund")
         assert turn.assistant_text == 'Banker: {"refunded":20}'
         assert not [i for i in turn.items_done if i["type"] == "structured_input"]
 
 
 async def test_the_approval_reaches_another_replica(tmp_path: Path, postgres_db_url: str) -> None:
-    async with serving(_project(tmp_path / "a", postgres_db_url)) as (_, client):
+    async with run_host(_project(tmp_path / "a", postgres_db_url)) as running:
+        client = running.client()
         thread_id, question = await _ask(client)
-    async with serving(_project(tmp_path / "b", postgres_db_url)) as (_, client):
+    async with run_host(_project(tmp_path / "b", postgres_db_url)) as running:
+        client = running.client()
         turn = await client.stream("threads.add_structured_input", _answer(thread_id, question["id"], "Approve"))
         assert turn.assistant_text == 'Banker: {"refunded":250}'

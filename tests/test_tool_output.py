@@ -6,13 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import run_host
 from projects import base_config, recorded_calls, write_project
 
 TOOLS_PY = '''
@@ -33,9 +28,8 @@ def outputs(call: dict[str, Any]) -> list[str]:
 
 async def test_a_tool_result_is_the_same_compact_utf8_json_in_its_turn_and_the_next(tmp_path: Path) -> None:
     project = write_project(tmp_path, base_config(), files={"tools.py": TOOLS_PY})
-    host = Host(build_runtime(load_config(project, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        client = ChatKitClient("/chatkit", client=http)
+    async with run_host(project) as running:
+        client = running.client()
         turn = await client.create_thread("where is my order")
         await client.add_message(turn.thread_id, "thanks")
     calls = recorded_calls(tmp_path)

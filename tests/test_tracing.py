@@ -11,16 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
+from chatkit_host.testing import ChatKitClient, free_port, run_host
 from chatkit_host.observability.tracing import OtlpProcessor
 from loopback import JsonHandler, serving
-from processes import free_port
+
 from projects import base_config, write_project
 
 
@@ -81,9 +79,8 @@ def traced(endpoint: str, **tracing: Any) -> dict[str, Any]:
 
 @asynccontextmanager
 async def running(root: Path, config: dict[str, Any]) -> AsyncIterator[tuple[Host, ChatKitClient]]:
-    host = Host(build_runtime(load_config(write_project(root, config), environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield host, ChatKitClient("/chatkit", client=http)
+    async with run_host(write_project(root, config)) as started:
+        yield started.host, started.client()
 
 
 async def test_a_turn_is_traced_with_its_model_and_tool_calls_grouped_by_thread(

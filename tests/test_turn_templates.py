@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
-from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import ChatKitClient, run_host
 from loopback import JsonHandler, serving
 from projects import base_config, recorded_calls, write_project
 
@@ -70,8 +67,8 @@ SCRIPT = {"replies": [
 
 async def test_http_tools_and_converters_see_state_and_request(tmp_path: Path, api: str) -> None:
     path = write_project(tmp_path, map_config(api), SCRIPT)
-    host = Host(build_runtime(load_config(path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
+    async with run_host(path) as running:
+        http = running.http
         client = ChatKitClient("/chatkit", client=http, headers={"X-Map-Id": "m/1&x=2"})
         turn = await client.create_thread("orders please")
         assert turn.errors == []

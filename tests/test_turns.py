@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, Turn, user_input
-from processes import serve
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, Turn, run_host, serve_host, user_input
 from projects import base_config, write_project
 from ui_project import ORDER_CARD, ui_config
 from ui_project import SCRIPT as UI_SCRIPT
@@ -81,20 +77,6 @@ def let_go(root: Path) -> None:
     (root / "release").write_text("go")
 
 
-@asynccontextmanager
-async def running(path: Path) -> AsyncIterator[ChatKitClient]:
-    """The app in-process over httpx's ASGI transport, which (unlike Litestar's test client) runs
-    concurrent requests concurrently."""
-    host = Host(build_runtime(load_config(path, environ={})))
-    await host.start()
-    transport = httpx.ASGITransport(app=create_app(host))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
-            yield ChatKitClient("/chatkit", client=http)
-    finally:
-        await host.stop()
-
-
 def texts(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(i["type"], "".join(part.get("text", "") for part in i.get("content", [])))
             for i in items]
@@ -103,7 +85,8 @@ def texts(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
 async def test_a_second_turn_on_a_busy_thread_is_refused_before_it_streams(
     tmp_path: Path, store_url: str
 ) -> None:
-    async with running(turns_project(tmp_path, store_url)) as client:
+    async with run_host(turns_project(tmp_path, store_url)) as running:
+        client = running.client()
         thread_id = (await client.create_thread("hello")).thread_id
         first = asyncio.create_task(client.add_message(thread_id, "slow please"))
         await holding(tmp_path)
@@ -128,13 +111,14 @@ async def test_a_second_turn_on_a_busy_thread_is_refused_before_it_streams(
 
 async def test_queued_turns_wait_their_turn_and_never_interleave(tmp_path: Path, store_url: str) -> None:
     path = turns_project(tmp_path, store_url, turns="queue", turn_wait=30)
-    async with running(path) as client:
+    async with run_host(path) as running:
+        client = running.client()
         thread_id = (await client.create_thread("hello")).thread_id
         first = asyncio.create_task(client.add_message(thread_id, "slow please"))
         await holding(tmp_path)
         second = asyncio.create_task(client.add_message(thread_id, "me next"))
         third = asyncio.create_task(client.add_message(thread_id, "and me"))
-        await asyncio.sleep(0.3)  # both are waiting now; neither may have written anything
+        await waiting(running.host, thread_id, 2)  # neither may have written anything
         assert len((await client.list_items(thread_id))["data"]) == 3
         let_go(tmp_path)
         turns = await asyncio.gather(first, second, third)
@@ -163,24 +147,18 @@ async def waiting(host: Host, thread_id: str, count: int) -> None:
 
 async def test_queued_turns_are_answered_first_come_first_served(tmp_path: Path, store_url: str) -> None:
     path = turns_project(tmp_path, store_url, turns="queue", turn_wait=60)
-    host = Host(build_runtime(load_config(path, environ={})))
-    await host.start()
-    transport = httpx.ASGITransport(app=create_app(host))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
-            client = ChatKitClient("/chatkit", client=http)
-            thread_id = (await client.create_thread("hello")).thread_id
-            first = asyncio.create_task(client.add_message(thread_id, "slow please"))
-            await holding(tmp_path)
-            queued = []
-            for n in range(6):  # each one arrives after the one before is in line
-                queued.append(asyncio.create_task(client.add_message(thread_id, f"number {n}")))
-                await waiting(host, thread_id, n + 1)
-            let_go(tmp_path)
-            await asyncio.gather(first, *queued)
-            items = (await client.list_items(thread_id, limit=50))["data"]
-    finally:
-        await host.stop()
+    async with run_host(path) as running:
+        client = running.client()
+        thread_id = (await client.create_thread("hello")).thread_id
+        first = asyncio.create_task(client.add_message(thread_id, "slow please"))
+        await holding(tmp_path)
+        queued = []
+        for n in range(6):  # each one arrives after the one before is in line
+            queued.append(asyncio.create_task(client.add_message(thread_id, f"number {n}")))
+            await waiting(running.host, thread_id, n + 1)
+        let_go(tmp_path)
+        await asyncio.gather(first, *queued)
+        items = (await client.list_items(thread_id, limit=50))["data"]
     asked = [text for kind, text in texts(items) if kind == "user_message"]
     assert asked == ["hello", "slow please", *(f"number {n}" for n in range(6))]
     answered = [text for kind, text in texts(items) if kind == "assistant_message"]
@@ -189,7 +167,8 @@ async def test_queued_turns_are_answered_first_come_first_served(tmp_path: Path,
 
 async def test_a_queued_turn_gives_up_after_turn_wait(tmp_path: Path) -> None:
     path = turns_project(tmp_path, f"sqlite:///{tmp_path}/chatkit.db", turns="queue", turn_wait=0.2)
-    async with running(path) as client:
+    async with run_host(path) as running:
+        client = running.client()
         thread_id = (await client.create_thread("hello")).thread_id
         first = asyncio.create_task(client.add_message(thread_id, "slow please"))
         await holding(tmp_path)
@@ -201,7 +180,8 @@ async def test_a_queued_turn_gives_up_after_turn_wait(tmp_path: Path) -> None:
 
 
 async def test_other_threads_are_not_held_up(tmp_path: Path) -> None:
-    async with running(turns_project(tmp_path, f"sqlite:///{tmp_path}/chatkit.db")) as client:
+    async with run_host(turns_project(tmp_path, f"sqlite:///{tmp_path}/chatkit.db")) as running:
+        client = running.client()
         busy_thread = (await client.create_thread("hello")).thread_id
         other = (await client.create_thread("other")).thread_id
         first = asyncio.create_task(client.add_message(busy_thread, "slow please"))
@@ -220,7 +200,7 @@ def test_the_lease_holds_across_processes_on_one_sqlite_file_and_goes_with_a_cli
     url = f"sqlite:///{tmp_path}/shared.db"
     turns_project(tmp_path / "a", url)
     turns_project(tmp_path / "b", url)
-    with serve(tmp_path / "a", timeout=90) as one, serve(tmp_path / "b", timeout=90) as two:
+    with serve_host(tmp_path / "a", timeout=90) as one, serve_host(tmp_path / "b", timeout=90) as two:
         asyncio.run(_cross_process(one.url, two.url))
 
 
@@ -268,28 +248,22 @@ async def test_a_queued_action_is_checked_again_against_the_rules_in_force_when_
     script = {"replies": [SCRIPT["replies"][0], *UI_SCRIPT["replies"]]}
     files = {"widgets/order_card.widget": ORDER_CARD, "tools.py": HOLD_TOOLS_PY}
     path = write_project(tmp_path, config, script, files)
-    host = Host(build_runtime(load_config(path, environ={})))
-    await host.start()
-    transport = httpx.ASGITransport(app=create_app(host))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as http:
-            client = ChatKitClient("/chatkit", client=http)
-            shown = await client.create_thread("show me my order")
-            card = next(i for i in shown.items_done if i["type"] == "widget")
-            first = asyncio.create_task(client.add_message(shown.thread_id, "slow please"))
-            await holding(tmp_path)
-            queued = asyncio.create_task(
-                client.custom_action(shown.thread_id, "order.refresh", {"order_id": "A-1001"}, card["id"]))
-            await asyncio.sleep(0.3)  # past its first checks, waiting for the thread
-            del config["actions"]["order.refresh"]
-            host.swap(build_runtime(load_config(write_project(tmp_path, config, script, files), environ={})))
-            let_go(tmp_path)
-            await first
-            with pytest.raises(ChatKitHTTPError) as refused:
-                await queued
-            items = (await client.list_items(shown.thread_id, limit=50))["data"]
-    finally:
-        await host.stop()
+    async with run_host(path) as running:
+        client = running.client()
+        shown = await client.create_thread("show me my order")
+        card = next(i for i in shown.items_done if i["type"] == "widget")
+        first = asyncio.create_task(client.add_message(shown.thread_id, "slow please"))
+        await holding(tmp_path)
+        queued = asyncio.create_task(
+            client.custom_action(shown.thread_id, "order.refresh", {"order_id": "A-1001"}, card["id"]))
+        await waiting(running.host, shown.thread_id, 1)  # past its first checks, waiting for the thread
+        del config["actions"]["order.refresh"]
+        running.host.swap(build_runtime(load_config(write_project(tmp_path, config, script, files), environ={})))
+        let_go(tmp_path)
+        await first
+        with pytest.raises(ChatKitHTTPError) as refused:
+            await queued
+        items = (await client.list_items(shown.thread_id, limit=50))["data"]
     assert refused.value.status == 400
     assert refused.value.body["error"]["code"] == "unknown_action"
     assert [i["type"] for i in items if i["type"] != "client_tool_call"] == [

@@ -14,27 +14,16 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError
-from chatkit_host.web.app import create_app
-from processes import serve
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, run_host, serve_host
 from projects import base_config, write_project
+
+pytestmark = pytest.mark.serial
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 HTML = b"<!doctype html><script>alert(document.cookie)</script>"
 USER, TOKEN = "alice@example.com", "token-alice"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/chatkit.db"
-    return request.getfixturevalue("postgres_db_url")
 
 
 def project(tmp_path: Path, store_url: str | None = None, **files: Any) -> Path:
@@ -48,10 +37,9 @@ def project(tmp_path: Path, store_url: str | None = None, **files: Any) -> Path:
 
 
 @asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[tuple[AsyncTestClient, ChatKitClient]]:
-    host = Host(build_runtime(load_config(config_path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield http, ChatKitClient("/chatkit", token=TOKEN, client=http)
+async def running(config_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, ChatKitClient]]:
+    async with run_host(config_path) as started:
+        yield started.http, started.client(TOKEN)
 
 
 def stored(tmp_path: Path) -> list[bytes]:
@@ -86,7 +74,7 @@ async def raced(base: str, url: str, bodies: list[bytes]) -> list[tuple[int, byt
 
 
 async def test_a_two_phase_link_takes_one_upload_of_ten_racing(tmp_path: Path, store_url: str) -> None:
-    with serve(project(tmp_path, store_url, upload="two_phase").parent) as served:
+    with serve_host(project(tmp_path, store_url, upload="two_phase").parent) as served:
         async with httpx.AsyncClient(base_url=served.base, timeout=30) as http:
             client = ChatKitClient(served.url, token=TOKEN, client=http)
             announced = await announce(client, "cat.png", PNG, "image/png")

@@ -14,15 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from click.testing import CliRunner
-from litestar.testing import AsyncTestClient
 
 from chatkit_host.cli import main
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.web.app import create_app
+from chatkit_host.testing import run_host
 from projects import base_config, write_project
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
@@ -37,10 +34,9 @@ def unsigned_project(tmp_path: Path, **files: Any) -> Path:
 
 
 @asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[AsyncTestClient]:
-    host = Host(build_runtime(load_config(config_path, environ={})))
-    async with AsyncTestClient(create_app(host)) as client:
-        yield client
+async def running(config_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with run_host(config_path) as started:
+        yield started.http
 
 
 def signed_with(key: bytes, purpose: str, url: str) -> str:

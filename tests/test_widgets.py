@@ -17,8 +17,9 @@ from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.runtime.widgets import widget_json
+from chatkit_host.testing import run_host
 from projects import base_config, recorded_calls, write_project
-from ui_project import ORDER_CARD, serving, write_ui_project
+from ui_project import ORDER_CARD, write_ui_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "widgets"
 FIXTURE_DATA: dict[str, Any] = {  # from fixtures/widgets/README.md
@@ -118,7 +119,8 @@ def test_a_broken_widget_never_takes_down_a_running_host(tmp_path: Path) -> None
     path = write_ui_project(tmp_path)
 
     async def scenario() -> None:
-        async with serving(path) as (host, client):
+        async with run_host(path) as running:
+            client = running.client()
             thread_id = (await client.create_thread("show me my order")).thread_id
             before = await client.list_items(thread_id)
             (tmp_path / "widgets" / "order_card.widget").write_text(
@@ -184,7 +186,8 @@ def test_names_action_templates_will_not_have_are_config_errors(tmp_path: Path) 
 
 
 async def test_a_widget_tool_streams_its_widget_and_its_text(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (host, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        host, client = running.host, running.client()
         turn = await client.create_thread("show me my order")
         kinds = [e["type"] for e in turn.events]
         assert "thread.item.added" in kinds
@@ -206,7 +209,8 @@ async def test_a_widget_tool_streams_its_widget_and_its_text(tmp_path: Path) -> 
 
 
 async def test_data_that_breaks_the_widget_schema_is_not_shown(tmp_path: Path) -> None:
-    async with serving(write_ui_project(tmp_path)) as (_, client):
+    async with run_host(write_ui_project(tmp_path)) as running:
+        client = running.client()
         turn = await client.create_thread("a bad card please")
         assert [i["type"] for i in turn.items_done] == ["user_message", "assistant_message"]
         assert turn.assistant_text.startswith("The card said: The widget was not shown: the arguments do not "

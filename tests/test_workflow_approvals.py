@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chatkit_host.testing import ChatKitClient
+from chatkit_host.testing import ChatKitClient, run_host
 from projects import recorded_calls
-from ui_project import serving, texts
+from ui_project import texts
 from workflow_projects import REFUND_SCRIPTS, refund_config, write_workflow_project
 
 
@@ -40,7 +40,8 @@ def _answer(thread_id: str, item_id: str, value: str | None) -> dict[str, Any]:
 ])
 async def test_an_approval_pauses_the_run_and_the_answer_picks_the_branch(
         tmp_path: Path, answer: str | None, reply: str) -> None:
-    async with serving(write_workflow_project(tmp_path, refund_config(), REFUND_SCRIPTS)) as (_, client):
+    async with run_host(write_workflow_project(tmp_path, refund_config(), REFUND_SCRIPTS)) as running:
+        client = running.client()
         thread_id, question = await _ask(client)
         turn = await client.stream("threads.add_structured_input", _answer(thread_id, question["id"], answer))
         assert turn.errors == []
@@ -58,10 +59,12 @@ async def test_the_answer_resumes_the_run_on_another_replica(tmp_path: Path, pos
     config = {**refund_config(), "store": {"url": postgres_db_url}}
     first = write_workflow_project(tmp_path / "a", config, REFUND_SCRIPTS)
     second = write_workflow_project(tmp_path / "b", config, REFUND_SCRIPTS)
-    async with serving(first) as (_, client):
+    async with run_host(first) as running:
+        client = running.client()
         thread_id, question = await _ask(client)
     # The first replica is gone (a restart, or the answer is routed elsewhere): the second goes on.
-    async with serving(second) as (_, client):
+    async with run_host(second) as running:
+        client = running.client()
         turn = await client.stream("threads.add_structured_input", _answer(thread_id, question["id"], "Approve"))
         assert turn.assistant_text == "Payer: 40 EUR are on their way."
         items = (await client.list_items(thread_id))["data"]
@@ -71,7 +74,8 @@ async def test_the_answer_resumes_the_run_on_another_replica(tmp_path: Path, pos
 
 
 async def test_a_new_message_instead_of_an_answer_starts_the_workflow_afresh(tmp_path: Path) -> None:
-    async with serving(write_workflow_project(tmp_path, refund_config(), REFUND_SCRIPTS)) as (_, client):
+    async with run_host(write_workflow_project(tmp_path, refund_config(), REFUND_SCRIPTS)) as running:
+        client = running.client()
         thread_id, _ = await _ask(client)
         turn = await client.add_message(thread_id, "actually, never mind")
         assert [i["inputs"][0]["question"] for i in turn.items_done if i["type"] == "structured_input"] == [

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from chatkit_host.context import RequestContext
+from chatkit_host.testing import run_host
 from projects import recorded_calls
-from ui_project import serving, texts
+from ui_project import texts
 from workflow_projects import (
     CLASSIFIER_SCRIPTS, REVIEW_SCRIPTS, classifier_config, review_loop_config, write_workflow_project,
 )
@@ -33,7 +34,8 @@ def _workflow_items(turn: Any) -> list[dict[str, Any]]:
 ])
 async def test_each_branch_of_a_classifier_ends_in_its_agent(tmp_path: Path, message: str, reply: str,
                                                              branch: str) -> None:
-    async with serving(write_workflow_project(tmp_path, classifier_config(), CLASSIFIER_SCRIPTS)) as (host, client):
+    async with run_host(write_workflow_project(tmp_path, classifier_config(), CLASSIFIER_SCRIPTS)) as running:
+        host, client = running.host, running.client()
         turn = await client.create_thread(message)
         assert turn.errors == []
         # The classifier's JSON never reaches the user: only the branch agent's reply does.
@@ -55,7 +57,8 @@ async def test_each_branch_of_a_classifier_ends_in_its_agent(tmp_path: Path, mes
 
 
 async def test_the_next_turn_sees_the_replies_not_the_structured_output(tmp_path: Path) -> None:
-    async with serving(write_workflow_project(tmp_path, classifier_config(), CLASSIFIER_SCRIPTS)) as (_, client):
+    async with run_host(write_workflow_project(tmp_path, classifier_config(), CLASSIFIER_SCRIPTS)) as running:
+        client = running.client()
         first = await client.create_thread("I want to book a flight")
         second = await client.add_message(first.thread_id, "and an invoice please")
         assert second.assistant_text == "Billing agent: the invoice is on its way."
@@ -67,7 +70,8 @@ async def test_the_next_turn_sees_the_replies_not_the_structured_output(tmp_path
 
 async def test_a_loop_ends_when_the_reviewer_approves(tmp_path: Path) -> None:
     path = write_workflow_project(tmp_path, review_loop_config(), REVIEW_SCRIPTS)
-    async with serving(path) as (host, client):
+    async with run_host(path) as running:
+        host, client = running.host, running.client()
         turn = await client.create_thread("an easy poem please")
         assert turn.errors == []
         assert turn.assistant_text == "Approved after 1 round(s): Draft: a short poem."
@@ -77,7 +81,8 @@ async def test_a_loop_ends_when_the_reviewer_approves(tmp_path: Path) -> None:
 
 async def test_a_loop_stops_at_its_maximum(tmp_path: Path) -> None:
     path = write_workflow_project(tmp_path, review_loop_config(max_rounds=3), REVIEW_SCRIPTS)
-    async with serving(path) as (host, client):
+    async with run_host(path) as running:
+        host, client = running.host, running.client()
         turn = await client.create_thread("a hard poem please")
         assert turn.assistant_text == "No approval after 3 rounds."
         ran = await nodes_ran(host, turn.thread_id)
@@ -99,7 +104,8 @@ async def test_a_failing_expression_ends_the_turn_with_an_error_not_a_traceback(
     # Valid, but reads a field the classifier's reply may leave out: here it does.
     config["workflows"]["support"]["nodes"]["route"]["if"][0]["when"] = "outputs.classify.confidence > 0.5"
     scripts = {**CLASSIFIER_SCRIPTS, "classifier": {"replies": [{"steps": [{"say": '{"category": "other"}'}]}]}}
-    async with serving(write_workflow_project(tmp_path, config, scripts)) as (_, client):
+    async with run_host(write_workflow_project(tmp_path, config, scripts)) as running:
+        client = running.client()
         turn = await client.create_thread("hello")
         assert [e["message"] for e in turn.errors] == ["Sorry, this conversation could not go on. Please try again."]
         assert turn.assistant_text == ""
@@ -115,7 +121,8 @@ async def test_a_reload_mid_turn_leaves_the_running_workflow_on_its_graph(tmp_pa
     changed = classifier_config()
     branches = changed["workflows"]["support"]["nodes"]["route"]["if"]
     branches[0]["then"], branches[1]["then"] = "bill", "book"  # bookings go to billing now
-    async with serving(path) as (host, client):
+    async with run_host(path) as running:
+        host, client = running.host, running.client()
         events: list[dict[str, Any]] = []
         async for event in client.events("threads.create", {"input": user_input("book a flight")}):
             events.append(event)
@@ -137,7 +144,8 @@ async def test_an_agent_calls_a_workflow_as_a_tool(tmp_path: Path) -> None:
     scripts = {**CLASSIFIER_SCRIPTS, "frontdesk": {"replies": [{"steps": [
         {"call": "ask_support", "arguments": {"input": "{{ user_text }}"}},
         {"say": "Front desk: {{ tool_output }}"}]}], "stream": "whole"}}
-    async with serving(write_workflow_project(tmp_path, config, scripts)) as (_, client):
+    async with run_host(write_workflow_project(tmp_path, config, scripts)) as running:
+        client = running.client()
         turn = await client.create_thread("where is my invoice?")
         assert turn.errors == []
         assert turn.assistant_text == "Front desk: Billing agent: the invoice is on its way."
@@ -151,7 +159,8 @@ async def test_an_agent_calls_a_workflow_as_a_tool(tmp_path: Path) -> None:
 async def test_workflow_agents_read_the_threads_state_like_any_agent(tmp_path: Path) -> None:
     config = {**classifier_config(), "state": {"properties": {"plan": "string?"},
                                                "context": "The user's plan: {{ state.plan or 'none' }}."}}
-    async with serving(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as (_, client):
+    async with run_host(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as running:
+        client = running.client()
         turn = await client.create_thread("book a flight")
         assert turn.assistant_text == "Booking agent: your flight is held."
     for call in recorded_calls(tmp_path):  # the classifier's and the booking agent's
@@ -161,7 +170,8 @@ async def test_workflow_agents_read_the_threads_state_like_any_agent(tmp_path: P
 async def test_a_retry_runs_the_workflow_on_the_users_last_message(tmp_path: Path) -> None:
     config = classifier_config()
     config["workflows"]["support"]["nodes"]["route"]["if"][1]["when"] = 'input_as_text.contains("invoice")'
-    async with serving(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as (host, client):
+    async with run_host(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as running:
+        host, client = running.host, running.client()
         first = await client.create_thread("where is my invoice?")
         message = next(i for i in first.items_done if i["type"] == "user_message")
         again = await client.retry_after_item(first.thread_id, message["id"])
@@ -174,7 +184,8 @@ async def test_an_actions_respond_step_runs_the_workflow_on_the_users_last_messa
     config = classifier_config()
     config["workflows"]["support"]["nodes"]["route"]["if"][1]["when"] = 'input_as_text.contains("invoice")'
     config["actions"] = {"ask.again": {"do": [{"respond": True}]}}
-    async with serving(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as (host, client):
+    async with run_host(write_workflow_project(tmp_path, config, CLASSIFIER_SCRIPTS)) as running:
+        host, client = running.host, running.client()
         first = await client.create_thread("where is my invoice?")
         again = await client.custom_action(first.thread_id, "ask.again")
         assert again.errors == []

@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from chatkit_host.cli import main
 from projects import base_config, write_project
 
+pytestmark = pytest.mark.serial
+
 # 9 levels of 9 aliases: 491 bytes that stand for 9^9 (387 million) strings.
 LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"

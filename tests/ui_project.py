@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar.testing import AsyncTestClient
 
-from chatkit_host.web.app import create_app
-from chatkit_host.config.loader import load_config
-from chatkit_host.host import Host
-from chatkit_host.runtime.build import build_runtime
-from chatkit_host.testing import ChatKitClient
 from projects import REPO, base_config, write_project
 
 ORDER_CARD = (REPO / "widgets" / "order_card.widget").read_text()
@@ -79,13 +71,6 @@ def write_ui_project(root: Path, config: dict[str, Any] | None = None,
                      files: dict[str, str] | None = None) -> Path:
     return write_project(root, config or ui_config(), SCRIPT,
                          {"widgets/order_card.widget": ORDER_CARD, **(files or {})})
-
-
-@asynccontextmanager
-async def serving(config_path: Path) -> AsyncIterator[tuple[Host, ChatKitClient]]:
-    host = Host(build_runtime(load_config(config_path, environ={})))
-    async with AsyncTestClient(create_app(host)) as http:
-        yield host, ChatKitClient("/chatkit", client=http)
 
 
 def texts(input_items: list[dict[str, Any]]) -> list[str]:

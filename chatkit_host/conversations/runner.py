@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from litestar.testing import AsyncTestClient
-
-from chatkit_host.web.app import create_app
 from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.models import AgentConfig, AuthConfig, ProviderConfig, StoreConfig
 from chatkit_host.conversations.expectations import Failure, check_step
@@ -27,7 +24,7 @@ from chatkit_host.host import Host
 from chatkit_host.runtime.build import Runtime, build_runtime
 from chatkit_host.runtime.models import split_reference
 from chatkit_host.runtime.workflows.run import RAN as WORKFLOW_RAN
-from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, Turn
+from chatkit_host.testing import ChatKitClient, ChatKitHTTPError, Turn, run_host
 
 TEST_PROVIDER = "conversation-tests"
 """The provider `--script` adds; every agent is pointed at it."""
@@ -104,10 +101,9 @@ async def run_conversation(runtime: Runtime, conversation: Conversation, record:
     user = conversation.user or DEFAULT_USER
     config = runtime.config.model_copy(update={"auth": AuthConfig(mode="none", user=user)})
     runtime = dataclasses.replace(runtime, loaded=dataclasses.replace(runtime.loaded, config=config))
-    host = Host(runtime)
     outcome = Outcome(conversation)
-    async with AsyncTestClient(create_app(host)) as http:
-        state = _Thread(ChatKitClient(config.server.path, client=http), host, RequestContext(user_id=user))
+    async with run_host(runtime) as running:
+        state = _Thread(running.client(), running.host, RequestContext(user_id=user))
         for index, step in enumerate(conversation.steps):
             outcome.steps_run += 1
             failures = await _run_step(state, step, index, record)
