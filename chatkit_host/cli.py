@@ -1,4 +1,5 @@
-"""`chatkit-host`: serve, validate, init, schema. The only module that imports click and uvicorn."""
+"""`chatkit-host`: the click group, with serve, validate, init and schema; the other commands live in
+`commands/` and are imported only when run. The only module that imports uvicorn."""
 
 from __future__ import annotations
 

@@ -366,21 +366,6 @@ def test_record_lines_stay_whole_under_appends_from_several_processes(tmp_path: 
     assert sorted({json.loads(line)["model"] for line in lines}) == ["w0", "w1", "w2", "w3"]
 
 
-def test_a_script_exposes_the_tools_it_calls(tmp_path: Path) -> None:
-    script = load_script(
-        write(
-            tmp_path,
-            """
-            replies:
-              - steps: [{ call: lookup_order }, { call: transfer_to_billing }]
-              - steps: [{ call: lookup_order }]
-            """,
-        )
-    )
-
-    assert script.tool_names == ("lookup_order", "transfer_to_billing")
-
-
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -30,7 +30,8 @@ _OPTIONAL_BACKENDS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": 
 
 
 def owner_key(user_id: str) -> str:
-    """The folder of a user's files: a digest, so user ids (emails…) never appear in paths or URLs."""
+    """The folder of a user's files, and the owner a signed file URL names (`o=`): a digest, so user
+    ids (emails…) never appear in storage paths or URLs."""
     return hashlib.sha256(b"chatkit-host/owner\x00" + user_id.encode()).hexdigest()[:32]
 
 

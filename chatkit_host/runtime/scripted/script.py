@@ -117,12 +117,6 @@ class Script:
     stream: Streaming = "word"
     delay_ms: int = 0
 
-    @property
-    def tool_names(self) -> tuple[str, ...]:
-        """Every tool the script calls (handoffs too, as `transfer_to_…`), in order of first use."""
-        names = (step.call for reply in self.replies for step in reply.steps if step.call)
-        return tuple(dict.fromkeys(names))
-
     def reply_for(self, user_text: str, turn: int) -> Reply | None:
         """The reply of a turn: the `turn`-th (cycling) in sequence order, else the first match."""
         if self.order == "sequence":
