@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -130,8 +130,8 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         f"{workers} worker(s){', reloading on change' if reload else ''})"
     )
     # ws="none": the host has no websocket route, and uvicorn would load a websocket implementation.
-    options = dict(host=host, port=port, log_level=log_level, log_config=None,
-                   timeout_graceful_shutdown=5, ws="none")
+    options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, log_config=None,
+                                   timeout_graceful_shutdown=5, ws="none")
     if app is not None:
         uvicorn.run(app, **options)
         return

@@ -95,7 +95,7 @@ def watched(runtime: Runtime) -> Watched:
         _real(path) for path in loaded.files | referenced_files(loaded.config, loaded.base_dir)
     )
     providers = loaded.config.models.providers.values()
-    written = frozenset(_real(Path(p.record)) for p in providers if getattr(p, "record", None))
+    written = frozenset(_real(Path(p.record)) for p in providers if p.record)
     imported = _project_modules(referenced_modules(loaded.config), base_dir)
     outside = {path.parent for path in files | imported.keys() if not path.is_relative_to(base_dir)}
     return Watched(frozenset({base_dir, *outside}), files | imported.keys(), written, imported)

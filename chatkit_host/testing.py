@@ -265,7 +265,8 @@ async def run_host(project: str | os.PathLike[str] | Runtime,
         project = build_runtime(load_config(Path(project), environ={} if environ is None else environ))
     host = Host(project)
     app = create_app(host)
-    transport = httpx.ASGITransport(app=app)
+    # Litestar types its ASGI arguments with its own TypedDicts, httpx with plain mappings.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with app.lifespan():
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local",
                                      follow_redirects=True) as http:

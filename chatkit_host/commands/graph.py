@@ -60,8 +60,8 @@ def _lines(config: ChatKitConfig) -> Iterator[str]:
         if name in used:
             yield f'  {_tool_id(name)}["{_label(name)}<br/><small>{tool.kind}</small>"]'
     for name, agent in config.agents.items():
-        for tool in agent.tools:
-            yield f"  {_agent_id(name)} --> {_tool_id(tool)}"
+        for tool_name in agent.tools:
+            yield f"  {_agent_id(name)} --> {_tool_id(tool_name)}"
         for target in agent.handoffs:
             yield f"  {_agent_id(name)} -. handoff .-> {_agent_id(target)}"
     for name, tool in config.tools.items():

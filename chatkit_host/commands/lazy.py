@@ -9,7 +9,7 @@ help registered beside it (a test keeps it equal to the command's own).
 from __future__ import annotations
 
 import importlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import click
 
@@ -24,9 +24,9 @@ class LazyCommand(NamedTuple):
 class LazyGroup(click.Group):
     """A group with commands given as ``name: LazyCommand``, imported when looked up to run."""
 
-    def __init__(self, *args: object, lazy_commands: dict[str, LazyCommand] | None = None,
-                 **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, lazy_commands: dict[str, LazyCommand] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.lazy_commands = dict(lazy_commands or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel
 
 from chatkit_host.config.checking import ProblemAt, suggest
 from chatkit_host.config.models import ChatKitConfig
@@ -54,11 +55,11 @@ def check_widgets_forms_actions(config: ChatKitConfig, base_dir: Path, problem: 
         for index, step in enumerate(route.do):
             path = ("actions", action, "do", index)
             if isinstance(step, CallStep):
-                tool = config.tools.get(step.call)
-                if tool is None:
+                called = config.tools.get(step.call)
+                if called is None:
                     known((*path, "call"), step.call, config.tools, "declared tools", "no tools are declared")
-                elif not TOOL_KINDS[tool.kind].actions_may_call:
-                    problems.append(problem((*path, "call"), f"tool '{step.call}' is a {tool.kind} tool; "
+                elif not TOOL_KINDS[called.kind].actions_may_call:
+                    problems.append(problem((*path, "call"), f"tool '{step.call}' is a {called.kind} tool; "
                                             f"actions call {' and '.join(action_callable_kinds())} tools",
                                             "show widgets with show_widget and ask forms with ask"))
             elif isinstance(step, (UpdateWidgetStep, ShowWidgetStep)):
@@ -93,7 +94,13 @@ def _unknown_names(template: nodes.Template, environment: SandboxedEnvironment,
     if schema.get("additionalProperties") is not False:
         return found
     for node in template.find_all((nodes.Getattr, nodes.Getitem)):
-        field_name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        field_name: object
+        if isinstance(node, nodes.Getattr):
+            field_name = node.attr
+        elif isinstance(node, nodes.Getitem):
+            field_name = getattr(node.arg, "value", None)
+        else:
+            continue
         if (isinstance(node.node, nodes.Name) and node.node.name == "payload"
                 and isinstance(field_name, str) and field_name not in fields):
             found.append((f"the payload has no field '{field_name}'",
@@ -101,7 +108,7 @@ def _unknown_names(template: nodes.Template, environment: SandboxedEnvironment,
     return found
 
 
-def _step_templates(step: object, path: KeyPath) -> list[tuple[KeyPath, str]]:
+def _step_templates(step: BaseModel, path: KeyPath) -> list[tuple[KeyPath, str]]:
     """Every template string of an action step, with its key path."""
     found: list[tuple[KeyPath, str]] = []
 
@@ -115,6 +122,6 @@ def _step_templates(step: object, path: KeyPath) -> list[tuple[KeyPath, str]]:
             for index, item in enumerate(value):
                 walk(item, (*where, index))
 
-    walk({key: value for key, value in step.model_dump(exclude_none=True).items()  # type: ignore[attr-defined]
+    walk({key: value for key, value in step.model_dump(exclude_none=True).items()
           if key not in ("call", "respond", "ask")}, path)
     return [(where, text) for where, text in found if where[-1] != "widget"]

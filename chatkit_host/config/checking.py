@@ -30,7 +30,7 @@ _FILE_REF = re.compile(rf"[^:]+\.py:{_DOTTED}")
 class ProblemAt(Protocol):
     """Makes a problem located at a key path of the YAML file."""
 
-    def __call__(self, path: KeyPath, message: str, hint: str | None = None) -> ConfigProblem: ...
+    def __call__(self, key_path: KeyPath, message: str, hint: str | None = None) -> ConfigProblem: ...
 
 
 def suggest(name: str, known: Iterable[str], what: str, empty: str | None = None) -> str:

@@ -11,12 +11,12 @@ def check_composer(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProb
     """Composer tools name declared agents and tools an agent can be made to call; ids are unique."""
     composer = config.client.composer
     problems: list[ConfigProblem] = []
-    for kind, entries in (("tools", composer.tools), ("models", composer.models)):
+    for kind, ids in (("tools", [e.id for e in composer.tools]), ("models", [e.id for e in composer.models])):
         seen: set[str] = set()
-        for index, entry in enumerate(entries):
-            if entry.id in seen:
-                problems.append(problem(("client", "composer", kind, index, "id"), f"'{entry.id}' is listed twice"))
-            seen.add(entry.id)
+        for index, entry_id in enumerate(ids):
+            if entry_id in seen:
+                problems.append(problem(("client", "composer", kind, index, "id"), f"'{entry_id}' is listed twice"))
+            seen.add(entry_id)
     for index, entry in enumerate(composer.tools):
         where = ("client", "composer", "tools", index)
         if entry.agent is not None and entry.agent not in config.agents:

@@ -175,7 +175,7 @@ def _without(data: dict[str, Any], cuts: list[KeyPath]) -> dict[str, Any]:
     """A copy of `data` without the values at `cuts` (or with their stand-ins)."""
     data = copy.deepcopy(data)
     for cut in cuts:
-        parent = data
+        parent: Any = data
         for part in cut[:-1]:
             parent = parent.get(part) if isinstance(parent, dict) else None
         if isinstance(parent, dict) and cut[-1] in parent:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -200,7 +200,7 @@ class _Builder:
                 return self._mapping(node, path)
             if isinstance(node, SequenceNode):
                 return [self.build(item, (*path, i), None) for i, item in enumerate(node.value)]
-            return self._scalar(node, path)
+            return self._scalar(cast(ScalarNode, node), path)  # the one other kind of node
         finally:
             self._active.discard(id(node))
 

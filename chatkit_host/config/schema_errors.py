@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as JsonSchemaError
@@ -60,13 +60,20 @@ def _relevant(errors: Iterable[JsonSchemaError]) -> list[JsonSchemaError]:
     return [e for e in errors if not (e.validator == "type" and tuple(e.absolute_path) in listed)]
 
 
+def _checked(error: JsonSchemaError) -> tuple[str, Any, Any]:
+    """The keyword that failed, its value in the schema and the value checked. The validator sets
+    all three on every error it reports (the stubs allow them unset)."""
+    return str(error.validator), cast(Any, error.validator_value), cast(Any, error.instance)
+
+
 def _issues(error: JsonSchemaError) -> list[Issue]:
     path = tuple(error.absolute_path)
-    kind, expected, instance = error.validator, error.validator_value, error.instance
+    kind, expected, instance = _checked(error)
     if kind in ("anyOf", "oneOf"):
         return _alternatives(error)
     if kind == "additionalProperties" and expected is False:
-        allowed = list(error.schema.get("properties", {}))
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        allowed = list(schema.get("properties", {}))
         return [Issue((*path, key), f"unknown key '{key}'", suggest(key, allowed, "allowed keys"), True)
                 for key in instance if key not in allowed]
     if kind == "required":
@@ -129,14 +136,15 @@ def _alternatives(error: JsonSchemaError) -> list[Issue]:
     path = tuple(error.absolute_path)
     branches: dict[int, list[JsonSchemaError]] = {}
     for sub in error.context or []:
-        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
     mismatched = {index for index, errors in branches.items()
                   if any(_types(e) for e in errors if not e.relative_path)}
     shapes = [shape for i in sorted(mismatched) if (shape := _shape(branches[i]))]
-    fitting = [errors for i, errors in branches.items() if i not in mismatched]
+    fitting: list[list[JsonSchemaError]] = [errors for i, errors in branches.items() if i not in mismatched]
     if not fitting:
         return [_type_issue(path, shapes or ["empty"], error.instance)]
-    issues = [issue for sub in _relevant(min(fitting, key=len)) for issue in _issues(sub)]
+    smallest: list[JsonSchemaError] = min(fitting, key=len)
+    issues = [issue for sub in _relevant(smallest) for issue in _issues(sub)]
     if shapes:  # `titles: foo` is told about `{agent: NAME}` too
         also = f"it may also be {' or '.join(shapes)}"
         issues = [Issue(i.path, i.message, also, i.at_key) if i.path == path and not i.hint else i
@@ -148,7 +156,7 @@ def _shape(errors: list[JsonSchemaError]) -> str | None:
     """What a mismatched alternative takes, in words: its values if it lists them, else its type."""
     for error in errors:
         if not error.relative_path and error.validator == "enum":
-            return "one of: " + ", ".join(_literal(value) for value in error.validator_value)
+            return "one of: " + ", ".join(_literal(value) for value in _checked(error)[1])
         if not error.relative_path and error.validator == "const":
             return _literal(error.validator_value)
     types = [t for e in errors if not e.relative_path for t in _types(e) if t != "null"]
@@ -159,7 +167,7 @@ def _types(error: JsonSchemaError) -> list[str]:
     """The JSON types a `type` error wanted (none for other errors)."""
     if error.validator != "type":
         return []
-    wanted = error.validator_value
+    wanted = _checked(error)[1]
     return [wanted] if isinstance(wanted, str) else list(wanted)
 
 

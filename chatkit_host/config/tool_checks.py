@@ -6,6 +6,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from chatkit_host.config.checking import ProblemAt, import_reference_hint, suggest, template_problems
 from chatkit_host.config.models import ChatKitConfig
+from chatkit_host.config.positions import KeyPath
 from chatkit_host.errors import ConfigProblem
 
 
@@ -43,8 +44,8 @@ def check_tool_kinds(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigPr
                                     "write {type: file_search, vector_store_ids: [vs_...]}"))
     for agent_name, agent in config.agents.items():
         for index, tool_name in enumerate(agent.tools):
-            tool = config.tools.get(tool_name)
-            if tool is not None and tool.agent == agent_name:
+            called = config.tools.get(tool_name)
+            if called is not None and called.agent == agent_name:
                 problems.append(problem(("agents", agent_name, "tools", index),
                                         "an agent cannot call itself as a tool"))
     return problems
@@ -54,7 +55,8 @@ def check_converters(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigPr
     """The `converters` templates parse."""
     problems: list[ConfigProblem] = []
     environment = SandboxedEnvironment()
-    templates = [(("converters", "tags", kind), text) for kind, text in config.converters.tags.items()]
+    templates: list[tuple[KeyPath, str]] = [
+        (("converters", "tags", kind), text) for kind, text in config.converters.tags.items()]
     if config.converters.hidden_context is not None:
         templates.append((("converters", "hidden_context"), config.converters.hidden_context))
     for path, text in templates:

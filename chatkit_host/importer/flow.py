@@ -363,7 +363,7 @@ class _FlowReader:
 
     def note(self, node: ast.AST, why: str, acknowledged: bool = False) -> None:
         line = getattr(node, "lineno", 0)
-        text = ast.get_source_segment("\n".join(self.module.source_lines), node) or ""  # type: ignore[arg-type]
+        text = ast.get_source_segment("\n".join(self.module.source_lines), node) or ""
         first = text.strip().splitlines()[0] if text.strip() else ""
         self.flow.unresolved.append({
             "source": f"{self.module.path.name}:{line}", "what": f"{first} — {why}" if first else why,
@@ -410,8 +410,8 @@ class _FlowReader:
             return f"-{self.cel(node.operand)}"
         if isinstance(node, ast.Compare):
             parts, left = [], node.left
-            for op, right in zip(node.ops, node.comparators, strict=True):
-                parts.append(self.compare(left, op, right))
+            for comparison, right in zip(node.ops, node.comparators, strict=True):
+                parts.append(self.compare(left, comparison, right))
                 left = right
             return parts[0] if len(parts) == 1 else "(" + " && ".join(parts) + ")"
         if isinstance(node, ast.BinOp) and type(node.op) in _CEL_OPS:
@@ -488,7 +488,9 @@ def _as_template(text: str) -> str:
 
 def _host_check(check: dict[str, Any]) -> dict[str, Any] | None:
     """A `guardrails` package check as a chatkit.yaml guardrail check, when there is one."""
-    config = check.get("config") if isinstance(check.get("config"), dict) else {}
+    config = check.get("config")
+    if not isinstance(config, dict):
+        config = {}
     if check.get("name") == "Moderation":
         categories = [str(c).lower() for c in config.get("categories", [])]
         return {"moderation": {"categories": categories} if categories else {}}

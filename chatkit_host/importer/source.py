@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from chatkit_host.importer.checklist import Untranslated
 from chatkit_host.runtime.code_agents import handoff_key
@@ -162,8 +162,9 @@ class _Reader:
         runs = [call for call in ast.walk(node) if isinstance(call, ast.Call) and _is_runner_call(call)]
         if runs:
             first = runs[0].args[0] if runs[0].args else _keyword(runs[0], "starting_agent")
-            keys = sorted({kw.arg for call in ast.walk(node) if _called(call) == "RunConfig"
-                           for kw in call.keywords if kw.arg})  # type: ignore[union-attr]
+            keys = sorted({kw.arg for call in ast.walk(node)
+                           if isinstance(call, ast.Call) and _called(call) == "RunConfig"
+                           for kw in call.keywords if kw.arg})
             self.module.runners.append(RunnerDef(node.name, node.lineno, node, _name(first), tuple(keys)))
 
     def hosted(self, var: str, call: ast.Call) -> ToolRef:
@@ -174,7 +175,7 @@ class _Reader:
 
     def agent(self, var: str, call: ast.Call) -> AgentDef:
         name = _keyword(call, "name") or (call.args[0] if call.args else None)
-        agent = AgentDef(var, call.lineno, name.value if _is_str(name) else var)  # type: ignore[union-attr]
+        agent = AgentDef(var, call.lineno, str(name.value) if _is_str(name) else var)
         gap = _GapMaker(agent)
         if name is not None and not _is_str(name):
             gap(name, "name", "is computed")
@@ -257,8 +258,7 @@ class _AgentKeyword:
             self.gap(value, f"{arg}=", "has no chatkit.yaml equivalent")
 
     def elements(self, value: ast.expr, what: str) -> list[ast.expr]:
-        plain = isinstance(value, (ast.List, ast.Tuple))
-        if plain and not any(isinstance(e, ast.Starred) for e in value.elts):  # type: ignore[attr-defined]
+        if isinstance(value, (ast.List, ast.Tuple)) and not any(isinstance(e, ast.Starred) for e in value.elts):
             return list(value.elts)
         self.gap(value, f"{what}=", "is not a plain list")
         return []
@@ -296,7 +296,7 @@ class _AgentKeyword:
             return
         for keyword in value.keywords:
             if keyword.arg == "effort" and _is_str(keyword.value):
-                self.agent.settings["reasoning_effort"] = keyword.value.value  # type: ignore[attr-defined]
+                self.agent.settings["reasoning_effort"] = keyword.value.value
             else:
                 self.drop(keyword.value, f"model_settings reasoning {ast.unparse(keyword)}")
 
@@ -319,7 +319,8 @@ def literal_text(node: ast.expr | None, constants: dict[str, str]) -> str | None
         return constants.get(node.id)
     if isinstance(node, ast.JoinedStr):
         parts = [literal_text(value, constants) for value in node.values]
-        return None if any(part is None for part in parts) else "".join(parts)  # type: ignore[arg-type]
+        texts = [part for part in parts if part is not None]
+        return "".join(texts) if len(texts) == len(parts) else None
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = literal_text(node.left, constants), literal_text(node.right, constants)
         return None if left is None or right is None else left + right
@@ -341,7 +342,7 @@ def _literal(node: ast.expr) -> Any:
         return _UNKNOWN
 
 
-def _is_str(node: ast.AST | None) -> bool:
+def _is_str(node: ast.AST | None) -> TypeGuard[ast.Constant]:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 

@@ -82,7 +82,7 @@ def _quote(value: Any) -> str:
     return text
 
 
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stderr(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
 
     @property

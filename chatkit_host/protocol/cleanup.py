@@ -27,7 +27,7 @@ async def finish(work: Awaitable[T]) -> T:
     task = asyncio.ensure_future(work)
     with anyio.CancelScope(shield=True):
         try:
-            return await asyncio.shield(task)
+            result = await asyncio.shield(task)
         except asyncio.CancelledError:
             # A plain `task.cancel()` (not anyio's) still reaches a shielded scope: wait on.
             while not task.done():
@@ -36,3 +36,4 @@ async def finish(work: Awaitable[T]) -> T:
                 except asyncio.CancelledError:
                     continue
             raise
+    return result

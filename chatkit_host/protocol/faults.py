@@ -17,6 +17,7 @@ from chatkit.server import StreamingResult
 from chatkit.types import ChatKitReq, ErrorEvent, ThreadsCreateReq
 from litestar import Request, Response
 from litestar.exceptions.responses import create_exception_response
+from litestar.types import ExceptionHandlersMap
 from sqlalchemy import exc as sa
 
 from chatkit_host.storage.backends import backend_for_scheme
@@ -57,7 +58,7 @@ def _answer_outage(request: Request[Any, Any, Any], error: Exception) -> Respons
 OutageHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
 
 
-def outage_handlers(store_url: str) -> dict[type[Exception], OutageHandler]:
+def outage_handlers(store_url: str) -> ExceptionHandlersMap:
     """Litestar `exception_handlers` for routes that leave store errors to Litestar (the file routes):
     an outage answers as on the ChatKit endpoint. Per route, not app-wide: a tool or entity source
     that cannot reach its own server must not be reported as a store outage. The backend's driver
@@ -81,14 +82,14 @@ class StoreOutageStream(StreamingResult):
             async for event in self.json_events:
                 yield event
         except TurnLost as lost:  # logged where it was found (`storage/fences.py`)
-            event = ErrorEvent(code="custom", message=lost.message, allow_retry=lost.allow_retry)
-            yield b"data: " + event.model_dump_json().encode() + b"\n\n"
+            error_event = ErrorEvent(code="custom", message=lost.message, allow_retry=lost.allow_retry)
+            yield b"data: " + error_event.model_dump_json().encode() + b"\n\n"
         except Exception as error:
             if not is_store_outage(error):
                 raise
             log_outage(error)
-            event = ErrorEvent(code="custom", message=OUTAGE_MESSAGE, allow_retry=True)
-            yield b"data: " + event.model_dump_json().encode() + b"\n\n"
+            error_event = ErrorEvent(code="custom", message=OUTAGE_MESSAGE, allow_retry=True)
+            yield b"data: " + error_event.model_dump_json().encode() + b"\n\n"
 
 
 def guard_stream(result: Any) -> Any:

@@ -34,6 +34,7 @@ class ParsedOnce:
     ) -> StreamingResult | NonStreamingResult:
         """`process` for a request already parsed (the app parses once, to check it first)."""
         _sdk_logger.info("Received request op: %s", parsed.type)
+        # A mixin: the ChatKitServer it is listed before has these two methods.
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))  # type: ignore[attr-defined]
         return NonStreamingResult(await self._process_non_streaming(parsed, context))  # type: ignore[attr-defined]

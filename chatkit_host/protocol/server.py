@@ -234,7 +234,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         was deleted by a retry, or the agent's model cannot chain) falls back to the full history.
         """
         cursor = thread.metadata.get(RESPONSE_CURSOR)
-        if not isinstance(cursor, dict) or not chains_responses(agent.model):  # type: ignore[arg-type]
+        if not isinstance(cursor, dict) or not chains_responses(agent.model):
             return None
         try:
             page = await self.store.load_thread_items(
@@ -250,7 +250,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
         self, thread: ThreadMetadata, result: RunResultStreaming, context: RequestContext
     ) -> None:
         agent = result.last_agent
-        chains = agent is not None and chains_responses(agent.model) and result.last_response_id  # type: ignore[arg-type]
+        chains = agent is not None and chains_responses(agent.model) and result.last_response_id
         # Only a chaining model needs the item the turn ended on: spare the others the query.
         last = await self.store.load_thread_items(thread.id, None, 1, "desc", context) if chains else None
         if last is not None and last.data and isinstance(last.data[0], AssistantMessageItem):

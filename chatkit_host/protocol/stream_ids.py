@@ -50,8 +50,8 @@ class FreshItemIds:
         if isinstance(event, ThreadItemUpdatedEvent) and event.item_id in self._open:
             return event.model_copy(update={"item_id": self._open[event.item_id]})
         if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
-            ours = self._open.pop(event.item.id, None)
-            if ours is None:
+            ours = self._open.pop(event.item.id, "")
+            if not ours:
                 ours = self._new_id()
                 self._given.setdefault(event.item.id, []).append(ours)
             return event.model_copy(update={"item": event.item.model_copy(update={"id": ours})})

@@ -23,6 +23,7 @@ from agents import (
 from chatkit.errors import CustomStreamError
 from chatkit.types import ThreadItemRemovedEvent, ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
+from chatkit_host.config.guardrails import GuardrailsConfig
 from chatkit_host.observability import logs as request_log, metrics
 from chatkit_host.observability.logs import FIELDS
 from chatkit_host.runtime.build import Runtime
@@ -84,7 +85,7 @@ def _first_line(text: str, limit: int) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _guardrails_of(runtime: Runtime, agent: str):  # type: ignore[no-untyped-def]
+def _guardrails_of(runtime: Runtime, agent: str) -> GuardrailsConfig | None:
     spec = runtime.config.agents.get(agent)
     return spec.guardrails if spec is not None else None
 

@@ -195,6 +195,7 @@ class _Run:
                    action: Action[str, Any], sender: WidgetItem | None, context: RequestContext) -> _Run:
         state = None
         if routes.state is not None:
+            # The host's store is an SQLStore; the SDK's signature says only Store.
             state = await ThreadState.load(routes.state, store, thread.id, context)  # type: ignore[arg-type]
         agent_context = TurnContext(thread=thread, store=store, request_context=context, state=state, sender=sender)
         return cls(routes, store, thread, action, sender, agent_context)

@@ -7,6 +7,7 @@ from jinja2 import TemplateSyntaxError
 
 from chatkit_host.config.checking import suggest
 from chatkit_host.config.loader import LoadedConfig
+from chatkit_host.config.positions import KeyPath
 from chatkit_host.config.widgets import EffectStep, SetStateStep
 from chatkit_host.errors import ConfigProblem
 from chatkit_host.runtime.widgets import TEMPLATES
@@ -19,7 +20,7 @@ def app_problems(loaded: LoadedConfig) -> list[ConfigProblem]:
     config = loaded.config
     problems: list[ConfigProblem] = []
 
-    def effect_known(path: tuple[object, ...], name: str) -> None:
+    def effect_known(path: KeyPath, name: str) -> None:
         if name not in config.effects:
             problems.append(loaded.problem(path, f"unknown effect '{name}'",
                                            suggest(name, config.effects, "declared effects",

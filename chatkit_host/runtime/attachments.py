@@ -116,7 +116,7 @@ class TurnAttachments:
         cls, items: list[ThreadItem], source: AttachmentSource, conversion: AttachmentConversion,
         context: RequestContext,
     ) -> TurnAttachments:
-        budget = conversion.max_bytes_per_turn
+        budget: int = conversion.max_bytes_per_turn
         parts: dict[str, Part] = {}
         mentions: dict[str, int] = {}
         for item in reversed(items):

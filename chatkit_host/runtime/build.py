@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from agents import Agent, FunctionTool, RunConfig, Tool
+from agents import Agent, FunctionTool, RunConfig, Tool, TResponseInputItem
 from agents.models.interface import ModelProvider
 from chatkit.types import ThreadMetadata, WidgetItem
 
@@ -109,7 +109,7 @@ class Runtime:
             state = await ThreadState.load(self.config.state, store, thread.id, context)
         return TurnContext(thread=thread, store=store, request_context=context, state=state, sender=sender)
 
-    def state_input(self, agent_context: TurnContext) -> list[dict[str, Any]]:
+    def state_input(self, agent_context: TurnContext) -> list[TResponseInputItem]:
         """`state.context` as a developer message for this turn's model input (none if not set)."""
         if self.state_context is None:
             return []
@@ -119,7 +119,7 @@ class Runtime:
     def run_config(self, thread_id: str, tracing: bool = True) -> RunConfig:
         """Per-turn run settings; the thread id groups a conversation's traces. ``tracing=False``
         turns tracing off for this run even when `observability.tracing` is on."""
-        provider = {"model_provider": self.model_provider} if self.model_provider else {}
+        provider: dict[str, Any] = {"model_provider": self.model_provider} if self.model_provider else {}
         # A call to a tool the agent lacks is the model's mistake: it is told so (as the call's
         # output) and the turn goes on, rather than ending in an error for the user (#18).
         return RunConfig(

@@ -202,6 +202,6 @@ class _ReadAhead:
         _settle(self._arrived, value)
 
 
-def _settle(future: asyncio.Future | None, value: object) -> None:  # type: ignore[type-arg]
+def _settle(future: asyncio.Future[Any] | None, value: object) -> None:
     if future is not None and not future.done():
         future.set_result(value)

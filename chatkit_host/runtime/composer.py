@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents import Agent, ModelSettings, RunConfig
 from agents.models.interface import Model, ModelProvider
@@ -64,7 +65,7 @@ class ComposerRoutes:
 
     def run_config(self, options: InferenceOptions | None, run_config: RunConfig) -> RunConfig:
         """`run_config` with the chosen model and the forced tool, if any."""
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         route = self._route(options)
         if route is not None and route.forced is not None:
             changes["model_settings"] = ModelSettings(tool_choice=route.forced)

@@ -16,14 +16,18 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_host.config.checking import resolve_path
 from chatkit_host.config.entities import (
-    EntitiesConfig, EntitySourceConfig, HttpEntitySource, StaticEntity,
+    EntitiesConfig,
+    EntityField,
+    EntitySourceConfig,
+    HttpEntitySource,
+    StaticEntity,
 )
 from chatkit_host.config.loader import LoadedConfig
 from chatkit_host.config.positions import dotted, read_document
@@ -185,8 +189,7 @@ async def _read_at_most(response: Any, limit: int) -> bytes:
 def _mapped(item: Any, http: HttpEntitySource) -> Any:
     if not isinstance(item, Mapping):
         return None
-    fields: Mapping[str, str] = http.fields
-    return {name: _dig(item, fields.get(name, name)) for name in ("id", "title", "group", "icon", "interactive", "data")}
+    return {name: _dig(item, http.fields.get(name, name)) for name in get_args(EntityField)}
 
 
 def _dig(value: Any, dotted: str) -> Any:

@@ -35,6 +35,7 @@ def build_hosted_tool(spec: ToolSpec) -> Tool:
     if isinstance(hosted, str):
         hosted = _DEFAULTS[hosted]()
     if isinstance(hosted, WebSearchOptions):
+        # The config's model accepts exactly the keys of the SDK's UserLocation TypedDict.
         return WebSearchTool(user_location=hosted.user_location,  # type: ignore[arg-type]
                              search_context_size=hosted.search_context_size)
     if isinstance(hosted, FileSearchOptions):
@@ -49,6 +50,7 @@ def build_hosted_tool(spec: ToolSpec) -> Tool:
         }
         if hosted.model:
             options["model"] = hosted.model
+        # The keys above are the SDK's ImageGeneration TypedDict's; the values come validated.
         return ImageGenerationTool(tool_config=options)  # type: ignore[arg-type]
     assert isinstance(hosted, CodeInterpreterOptions)
     container: Any = hosted.container

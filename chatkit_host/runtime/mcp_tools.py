@@ -38,20 +38,23 @@ def build_mcp_server(name: str, config: McpToolConfig, base_dir: Path) -> MCPSer
     """An MCP server for agents; makes no connection until the runner asks it something."""
     tool_filter = create_static_tool_filter(allowed_tool_names=config.tools) if config.tools else None
     if config.url is not None:
+        url = config.url
+
         def open_http() -> MCPServer:
             return MCPServerStreamableHttp(
-                {"url": config.url, "headers": dict(config.headers), "timeout": config.timeout},
+                {"url": url, "headers": dict(config.headers), "timeout": config.timeout},
                 name=name, client_session_timeout_seconds=config.timeout, tool_filter=tool_filter,
             )
         return PerCallMCPServer(name, open_http)
     assert config.command is not None
+    command = config.command
     env = {key: os.environ[key] for key in _INHERITED_ENV if key in os.environ}
     env.update(config.env)
     cwd = str(base_dir / config.cwd) if config.cwd else str(base_dir)
 
     def open_stdio() -> MCPServer:
         return MCPServerStdio(
-            {"command": config.command, "args": list(config.args), "env": env, "cwd": cwd},
+            {"command": command, "args": list(config.args), "env": env, "cwd": cwd},
             name=name, client_session_timeout_seconds=config.timeout, tool_filter=tool_filter,
         )
     return PerCallMCPServer(name, open_stdio)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agents import ModelSettings
 from agents.models.interface import Model, ModelProvider
 from agents.models.openai_provider import OpenAIProvider
 from agents.models.openai_responses import OpenAIResponsesModel
 from chatkit.errors import CustomStreamError
-from openai import OpenAIError
+from openai import AsyncOpenAI, OpenAIError
 from openai.types.shared import Reasoning
 
 from chatkit_host.config.models import ModelSettingsConfig, ProviderConfig
@@ -45,7 +45,8 @@ def _provider(config: ProviderConfig) -> ModelProvider:
     if config.azure:
         azure = config.azure
         return OpenAIProvider(
-            openai_client=_LazyAzureClient(azure.endpoint, azure.api_version, config.api_key),
+            # The proxy stands in for the client it makes on first use.
+            openai_client=cast(AsyncOpenAI, _LazyAzureClient(azure.endpoint, azure.api_version, config.api_key)),
             use_responses=config.api != "chat_completions",
         )
     return OpenAIProvider(
@@ -74,7 +75,7 @@ class _LazyAzureClient:
     a key, and building a runtime (and `validate`) must work without one."""
 
     def __init__(self, endpoint: str, api_version: str, api_key: str | None):
-        self._arguments = {"azure_endpoint": endpoint, "api_version": api_version, "api_key": api_key}
+        self._arguments: dict[str, Any] = {"azure_endpoint": endpoint, "api_version": api_version, "api_key": api_key}
         self._client: Any = None
 
     def __getattr__(self, name: str) -> Any:
@@ -87,8 +88,9 @@ class _LazyAzureClient:
         return getattr(self._client, name)
 
 
-def chains_responses(model: Model) -> bool:
-    """True when the model keeps conversations server-side and accepts `previous_response_id`."""
+def chains_responses(model: Model | str | None) -> bool:
+    """True when the model keeps conversations server-side and accepts `previous_response_id`
+    (never for a model known only by name: the provider resolves that one per run)."""
     return isinstance(model, OpenAIResponsesModel) or bool(getattr(model, "chains", False))
 
 

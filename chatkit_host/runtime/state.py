@@ -81,7 +81,8 @@ async def stored_misfits(store: SQLStore, config: StateConfig, shown: int = 3,
                          page: int = 500) -> tuple[int, list[str]]:
     """How many saved thread states do not fit `config` as a thread reads them (the saved values
     over the new defaults), and why for the first `shown` of them (`thr_1: hunger: …`)."""
-    count, examples, after = 0, [], None
+    count, after = 0, None
+    examples: list[str] = []
     schema, first = config.state_schema, config.first_state
     while True:
         rows = await stored_states(store, after, page)

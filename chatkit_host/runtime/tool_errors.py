@@ -30,7 +30,8 @@ def report_failure(name: str) -> ToolErrorFunction:
         setattr(ctx, FAILED, True)
         message = str(error) or type(error).__name__
         agent_context = getattr(ctx, "context", None)
-        if hasattr(agent_context, "failed_tool"):  # an action's `call` step fails on it
+        # An action's `call` step fails on it.
+        if agent_context is not None and hasattr(agent_context, "failed_tool"):
             agent_context.failed_tool = message
         thread = getattr(getattr(agent_context, "thread", None), "id", None)
         fields = {"tool": name, "error": f"{type(error).__name__}: {error}", "thread": thread}

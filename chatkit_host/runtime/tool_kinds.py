@@ -46,7 +46,7 @@ class ToolSpec:
 @cache
 def _function(reference: str) -> Callable[..., Any]:
     module, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attribute)
 
 
 def kind_of(config: ToolConfig) -> ToolKind:

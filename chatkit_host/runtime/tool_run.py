@@ -51,7 +51,7 @@ class ToolRun:
     @property
     def title(self) -> str | None:
         """The thread's title (None until it has one)."""
-        return self._context.thread.title  # type: ignore[no-any-return]
+        return self._context.thread.title
 
     @property
     def user(self) -> str:
@@ -87,7 +87,7 @@ class ToolRun:
             raise StateRefused("this thread has no state: declare `state:` in chatkit.yaml")
         state.change(changes)
         await state.save()
-        return state.value  # type: ignore[no-any-return]
+        return state.value
 
     async def say(self, text: str) -> None:
         """Add an assistant message to the thread now (before the model's own reply)."""
@@ -171,12 +171,13 @@ def with_tool_run(function: Callable[..., Any], widgets: WidgetLibrary,
             return result
     else:
         @functools.wraps(function)
-        def call(wrapper: RunContextWrapper[Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        def call(wrapper: RunContextWrapper[Any], *args: Any, **kwargs: Any) -> Any:
             run = ToolRun(wrapper, widgets, effects)
             result = function(run, *args, **kwargs)
             run._returned()
             return result
 
+    # The SDK reads the tool's parameters from `__signature__`; mypy allows no attributes on functions.
     call.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[first.replace(annotation=RunContextWrapper[Any]), *rest])
     call.__annotations__ = hints

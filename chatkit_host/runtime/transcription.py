@@ -7,6 +7,8 @@ message (it names the accepted types).
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatkit.types import AudioInput, TranscriptionResult
 from openai import AsyncOpenAI
 
@@ -46,7 +48,7 @@ async def transcribe(config: TranscriptionConfig, models: ModelsConfig, audio: A
     )
     media_type = audio.media_type.strip().lower()
     name = f"speech.{_EXTENSIONS.get(media_type, 'webm')}"
-    extra = {"language": config.language} if config.language else {}
+    extra: dict[str, Any] = {"language": config.language} if config.language else {}
     result = await client.audio.transcriptions.create(
         model=config.model, file=(name, audio.data, media_type), **extra
     )

@@ -75,7 +75,7 @@ def _counted(tool: FunctionTool) -> FunctionTool:
         # default handler marks it its own way: either one means the tool raised. An action's
         # `call` step reads the turn's `failed_tool`, which starts each call empty.
         turn = getattr(ctx, "context", None)
-        if hasattr(turn, "failed_tool"):
+        if turn is not None and hasattr(turn, "failed_tool"):
             turn.failed_tool = None
         try:
             output = await invoke(ctx, arguments)

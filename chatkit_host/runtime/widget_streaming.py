@@ -28,7 +28,7 @@ def streaming_states(widget: WidgetRoot) -> list[WidgetRoot]:
     current = widget_json(widget)
     for path in paths:
         _get(current, path)["value"] = ""
-    states = [DynamicWidgetRoot.model_validate(current)]
+    states: list[WidgetRoot] = [DynamicWidgetRoot.model_validate(current)]
     for path, value in zip(paths, values):
         words = _WORDS.findall(value)
         size = max(1, -(-len(words) // _MAX_DELTAS))

@@ -64,7 +64,7 @@ class HostWidget:
     title: str
     data_schema: dict[str, Any]
     template: jinja2.Template | None = field(default=None, repr=False)
-    tree: DynamicWidgetRoot | None = field(default=None, repr=False)
+    tree: WidgetRoot | None = field(default=None, repr=False)
 
     def data_errors(self, data: Any) -> list[str]:
         """Every way `data` breaks the widget's schema (empty when it fits)."""
@@ -173,7 +173,7 @@ def _compile(file: Path, text: str) -> HostWidget:
             tree = parse_tree(file.stem, text)
         except WidgetError as error:
             raise _Broken(f"{error.reason}: " + "; ".join(error.errors)) from None
-        return HostWidget(file.stem, file, file.stem, {}, tree=tree)  # type: ignore[arg-type]
+        return HostWidget(file.stem, file, file.stem, {}, tree=tree)
     return _load_template(file, text, document)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -326,7 +326,7 @@ async def _generated_image_ids(files: HostAttachments, store: SQLStore, thread_i
 
 
 async def _refreshed(stream: AsyncIterable[bytes], files: HostAttachments,
-                     context: RequestContext) -> AsyncIterator[bytes]:
+                     context: RequestContext) -> AsyncGenerator[bytes, None]:
     async for chunk in stream:
         if b"/preview?" in chunk and chunk.startswith(b"data: "):
             body = chunk[6:].rstrip(b"\n")

@@ -13,15 +13,15 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, sele
 
 from chatkit_host.context import RequestContext
 
-from .tables import AttachmentRow, FeedbackRow, ItemRow, ThreadRow
+from .tables import AttachmentRow, FeedbackRow, ItemRow, ThreadRow, table_of
 
 Order = Literal["asc", "desc"]
 T = TypeVar("T")
 
-THREADS: Table = ThreadRow.__table__  # type: ignore[attr-defined]
-ITEMS: Table = ItemRow.__table__  # type: ignore[attr-defined]
-ATTACHMENTS: Table = AttachmentRow.__table__  # type: ignore[attr-defined]
-FEEDBACK: Table = FeedbackRow.__table__  # type: ignore[attr-defined]
+THREADS: Table = table_of(ThreadRow)
+ITEMS: Table = table_of(ItemRow)
+ATTACHMENTS: Table = table_of(AttachmentRow)
+FEEDBACK: Table = table_of(FeedbackRow)
 
 
 def values(table: Table, *columns: str) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def check_page(limit: int, order: str) -> Order:
         raise ValueError(f"page limit must be at least 1: {limit}")
     if order not in ("asc", "desc"):
         raise ValueError(f"page order must be 'asc' or 'desc': {order!r}")
-    return order  # type: ignore[return-value]
+    return "asc" if order == "asc" else "desc"
 
 
 # --- values -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    Table,
     Text,
     UniqueConstraint,
     inspect,
@@ -185,17 +187,23 @@ class TurnLeaseRow(SQLModel, table=True):
     expires_at: float = Field(sa_column=Column(Float, nullable=False))
 
 
+def table_of(row: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a row class: SQLModel sets ``__table__`` on every ``table=True``
+    class, but its type hints do not declare it."""
+    return cast(Table, getattr(row, "__table__"))
+
+
 #: Every table the store owns, parents first. Only these are created: other SQLModel tables that
 #: share ``SQLModel.metadata`` are left alone.
 TABLES = [
-    SchemaVersionRow.__table__,  # type: ignore[attr-defined]
-    ThreadRow.__table__,  # type: ignore[attr-defined]
-    ItemRow.__table__,  # type: ignore[attr-defined]
-    AttachmentRow.__table__,  # type: ignore[attr-defined]
-    FeedbackRow.__table__,  # type: ignore[attr-defined]
+    table_of(SchemaVersionRow),
+    table_of(ThreadRow),
+    table_of(ItemRow),
+    table_of(AttachmentRow),
+    table_of(FeedbackRow),
     # Added without a version bump: `create_all` adds a missing table to an existing database.
-    ThreadStateRow.__table__,  # type: ignore[attr-defined]
-    TurnLeaseRow.__table__,  # type: ignore[attr-defined]
+    table_of(ThreadStateRow),
+    table_of(TurnLeaseRow),
 ]
 
 #: ``_MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
@@ -232,7 +240,7 @@ async def ensure_schema(engine: AsyncEngine) -> None:
             )
             if version is None:
                 await connection.execute(
-                    SchemaVersionRow.__table__.insert().values(  # type: ignore[attr-defined]
+                    table_of(SchemaVersionRow).insert().values(
                         id=1, version=SCHEMA_VERSION
                     )
                 )
@@ -242,7 +250,7 @@ async def ensure_schema(engine: AsyncEngine) -> None:
 
 async def _stored_version(connection: AsyncConnection) -> int | None:
     """The recorded schema version; ``None`` for a database the store has never opened."""
-    table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    table = table_of(SchemaVersionRow)
     exists = await connection.run_sync(lambda sync: inspect(sync).has_table(table.name))
     if not exists:
         return None
@@ -250,7 +258,7 @@ async def _stored_version(connection: AsyncConnection) -> int | None:
 
 
 async def _migrate(connection: AsyncConnection, version: int) -> None:
-    table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    table = table_of(SchemaVersionRow)
     while version < SCHEMA_VERSION:
         step = _MIGRATIONS.get(version)
         if step is None:

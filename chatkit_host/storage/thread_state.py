@@ -16,10 +16,10 @@ from sqlalchemy import Connection, Table, select
 from chatkit_host.context import RequestContext
 
 from .store import SQLStore
-from .tables import ThreadRow, ThreadStateRow
+from .tables import ThreadRow, ThreadStateRow, table_of
 
-_STATE: Table = ThreadStateRow.__table__  # type: ignore[attr-defined]
-_THREADS: Table = ThreadRow.__table__  # type: ignore[attr-defined]
+_STATE: Table = table_of(ThreadStateRow)
+_THREADS: Table = table_of(ThreadRow)
 
 
 async def load_thread_state(store: SQLStore, thread_id: str, context: RequestContext) -> dict[str, Any] | None:

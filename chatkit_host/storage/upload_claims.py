@@ -12,23 +12,22 @@ id and checks the owner against that digest.
 
 from __future__ import annotations
 
-from typing import Any
 
 from chatkit.store import NotFoundError
 from chatkit.types import Attachment
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, select, update
 
 from chatkit_host.errors import Refusal
 from chatkit_host.storage.files import owner_key
 from chatkit_host.storage.store import SQLStore
-from chatkit_host.storage.tables import AttachmentRow
+from chatkit_host.storage.tables import AttachmentRow, table_of
 
 CLAIMED = "x-chatkit-host-claimed"
 """Descriptor header that marks an announced attachment whose upload is under way."""
 
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
-_TABLE: Any = AttachmentRow.__table__  # type: ignore[attr-defined]
+_TABLE: Table = table_of(AttachmentRow)
 
 
 async def claim(store: SQLStore, ident: str, owner: str) -> tuple[Attachment, str]:

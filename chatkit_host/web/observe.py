@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from chatkit_host.observability import log_format, logs as request_log, metrics
 from chatkit_host.observability.logs import CURRENT, RequestRecord
@@ -47,7 +47,7 @@ async def _observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> 
     token = CURRENT.set(record)
     streaming = finished = False
 
-    async def watch_receive() -> Message:
+    async def watch_receive() -> ReceiveMessage:
         message = await receive()
         if message["type"] == "http.disconnect" and not finished:
             record.disconnected = True

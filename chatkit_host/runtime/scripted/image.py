@@ -22,7 +22,7 @@ def scripted_png(color: tuple[int, int, int], partial: int | None = None, partia
     """
     if partial is not None:
         share = (partial + 1) / (partials + 1)
-        color = tuple(round(128 + (channel - 128) * share) for channel in color)  # type: ignore[assignment]
+        return _png(SIZE, SIZE, bytes(round(128 + (channel - 128) * share) for channel in color) * (SIZE * SIZE))
     return _png(SIZE, SIZE, bytes(color) * (SIZE * SIZE))
 
 

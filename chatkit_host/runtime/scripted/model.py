@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.exceptions import UserError
@@ -207,9 +207,9 @@ class ScriptedReplyModel(Model):
             call, partials = _image_call(step.image)
             return _Answer(call, partials, _usage(input_words, 0), response_id)
         if step is not None and step.call is not None:
-            call = _function_call(step.call, render_arguments(step.arguments, variables))
-            usage = _usage(input_words, _words(f"{call.name} {call.arguments}"))
-            return _Answer(call, [], usage, response_id)
+            function_call = _function_call(step.call, render_arguments(step.arguments, variables))
+            usage = _usage(input_words, _words(f"{function_call.name} {function_call.arguments}"))
+            return _Answer(function_call, [], usage, response_id)
         text = step.say.render(variables) if step is not None and step.say is not None else ""
         message = _message(text, unique=self.chains)
         return _Answer(message, _chunks(text, self.script.stream), _usage(input_words, _words(text)), response_id)
@@ -450,7 +450,7 @@ def _items(input: str | list[TResponseInputItem]) -> list[dict[str, Any]]:
     if isinstance(input, str):
         return [{"role": "user", "content": input}]
     return [
-        item if isinstance(item, dict) else item.model_dump(exclude_unset=True)
+        cast(dict[str, Any], item) if isinstance(item, dict) else item.model_dump(exclude_unset=True)
         for item in input
         if isinstance(item, dict) or hasattr(item, "model_dump")
     ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from agents import Agent, RunConfig, Runner, TResponseInputItem
 from chatkit.agents import AgentContext, ResponseStreamConverter, stream_agent_response
-from chatkit.store import Store
+from chatkit.store import Store, StoreItemType
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -68,8 +68,8 @@ class WorkflowTurn:
     """A fresh agent context for each agent run (the host's, sharing the thread's state); the
     SDK's plain one when None."""
 
-    def new_id(self, kind: str) -> str:
-        return self.store.generate_item_id(kind, self.thread, self.request_context)  # type: ignore[arg-type]
+    def new_id(self, kind: StoreItemType) -> str:
+        return self.store.generate_item_id(kind, self.thread, self.request_context)
 
 
 async def run_workflow(workflow: Workflow, turn: WorkflowTurn,

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from chatkit_host.storage.fences import Fence
 from chatkit_host.storage.leases import Lease, ThreadLeases
-from chatkit_host.storage.tables import TurnLeaseRow
+from chatkit_host.storage.tables import TurnLeaseRow, table_of
 from chatkit_host.storage.urls import redact, require_driver, url_problem
 
 from .base import Backend, EngineRunner, TransactionRunner
@@ -121,7 +121,7 @@ def _asyncpg_outages(asyncpg: Any) -> tuple[type[BaseException], ...]:
 
 # --- leases -----------------------------------------------------------------------------------
 
-_LEASES: Table = TurnLeaseRow.__table__  # type: ignore[attr-defined]
+_LEASES: Table = table_of(TurnLeaseRow)
 _DROP_LEASE = text("DELETE FROM chatkit_turn_leases WHERE thread_id = :t AND holder = :h")
 _HOST = socket.gethostname()
 

@@ -126,7 +126,7 @@ def install_sqlite_hooks(engine: AsyncEngine) -> None:
 
 
 def _on_sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         # WAL lets readers and one writer work at once (in-memory databases answer "memory").
