@@ -165,3 +165,28 @@ def test_tracing_is_off_without_an_openai_key_and_on_with_one(
     config["observability"] = {"tracing": {"exporters": ["none"]}}
     none = build_runtime(load_config(write_project(tmp_path, config), environ={})).run_config("t")
     assert none.tracing_disabled is True
+
+
+async def test_openai_traces_go_to_the_service_the_key_belongs_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths: list[str] = []
+
+    class Handler(JsonHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.read_body()
+            paths.append(self.path)
+            self.send_json({})
+
+    with serving(Handler) as url:
+        # A key for a proxy or a stand-in: its traces must not go to api.openai.com.
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{url}/v1")
+        config = base_config()
+        config["models"]["providers"]["openai"] = {"api_key": "sk-test-not-real"}
+        async with running(tmp_path, config) as (host, client):
+            assert (await client.create_thread("hello")).errors == []
+            route = host.runtime.tracing.route
+            assert route is not None
+            for exporter in route.exporters:
+                exporter.force_flush()
+    assert paths and set(paths) == {"/v1/traces/ingest"}

@@ -83,7 +83,8 @@ def build_tracing(loaded: LoadedConfig, environ: Any = os.environ) -> Tracing:
     enabled = config.enabled if config.enabled is not None else bool(key)
     if not enabled or config.exporters == ["none"]:
         return Tracing(enabled=False, workflow_name=config.workflow_name)
-    route = _Route([_exporter(name, config, key) for name in config.exporters])
+    base = _openai_base_url(loaded, environ)
+    route = _Route([_exporter(name, config, key, base) for name in config.exporters])
     route_id = f"r{next(_route_ids)}-{os.getpid()}"
     _ROUTES[route_id] = route
     return Tracing(True, config.workflow_name, config.include_sensitive_data, route, route_id)
@@ -94,10 +95,18 @@ def _openai_key(loaded: LoadedConfig, environ: Any) -> str | None:
     return (provider.api_key if provider is not None else None) or environ.get("OPENAI_API_KEY")
 
 
-def _exporter(name: str, config: TracingConfig, key: str | None) -> TracingProcessor:
+def _openai_base_url(loaded: LoadedConfig, environ: Any) -> str:
+    """Where OpenAI is reached: traces go to the same service the key belongs to, so a key for a
+    proxy or a stand-in (`OPENAI_BASE_URL`) never sends traces to api.openai.com."""
+    provider = loaded.config.models.providers.get("openai")
+    base = (provider.base_url if provider is not None else None) or environ.get("OPENAI_BASE_URL")
+    return (base or "https://api.openai.com/v1").rstrip("/")
+
+
+def _exporter(name: str, config: TracingConfig, key: str | None, base: str) -> TracingProcessor:
     if name == "otlp":
         return OtlpProcessor(config.otlp or OtlpExporterConfig())
-    return BatchTraceProcessor(BackendSpanExporter(api_key=key))
+    return BatchTraceProcessor(BackendSpanExporter(api_key=key, endpoint=f"{base}/traces/ingest"))
 
 
 _installed = False
