@@ -169,7 +169,7 @@ def test_validate_reports_cross_references_beside_schema_errors_in_agents(tmp_pa
         "(hint: declared tools: lookup, twokinds)",
         "Error: chatkit.yaml:11:5: agents.triage.temprature: unknown key 'temprature' (hint: allowed "
         "keys: instructions, python, model, model_settings, tools, handoffs, handoff_description, "
-        "vars, guardrails)",
+        "vars, guardrails, allow_cancel)",
         "Error: chatkit.yaml:14:12: agents.billing.model: unknown provider 'offlin' "
         "(hint: known providers: openai, demo)",
         "Error: chatkit.yaml:15:11: agents.broken: expected a mapping, got a string",
