@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
@@ -270,3 +271,39 @@ async def test_a_queued_action_is_checked_again_against_the_rules_in_force_when_
         "user_message", "widget", "assistant_message", "user_message", "assistant_message"]
     status_badge = items[1]["widget"]["children"][0]["children"][2]["label"]
     assert status_badge == "processing"  # the action would have refreshed it to "shipped"
+
+
+async def test_a_follow_up_turn_reads_its_thread_with_the_lease_not_in_a_round_trip_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """Before a follow-up turn's first event: the ownership check reads the thread, the lease's
+    transaction reads it again for the turn (the SDK's `load_thread` takes that row), and the user's
+    item is written. Three store transactions; a fourth read of the same row was a round trip that
+    waited for a worker thread and the event loop under load."""
+    path = turns_project(tmp_path, f"sqlite:///{tmp_path}/chatkit.db")
+    transactions: list[tuple[Any, list[str]]] = []
+
+    def record(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not transactions or transactions[-1][0] is not connection:
+            transactions.append((connection, []))
+        transactions[-1][1].append(" ".join(statement.split()).split(" (")[0].split(" WHERE")[0])
+
+    async with run_host(path) as running:
+        client, engine = running.client(), running.host.store.engine.sync_engine
+        thread_id = (await client.create_thread("hello")).thread_id
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            turn = await client.add_message(thread_id, "again")
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert turn.assistant_text == "Echo 2: again"
+    statements = [statements for _, statements in transactions]
+    user_item = next(n for n, body in enumerate(statements) if "INSERT INTO chatkit_items" in body)
+    read_thread = "SELECT chatkit_threads.data FROM chatkit_threads"
+    assert statements[: user_item + 1] == [
+        [read_thread],  # the request's checks: the thread exists and is the caller's
+        ["SELECT host, pid, expires_at FROM chatkit_turn_leases",
+         "INSERT OR REPLACE INTO chatkit_turn_leases", read_thread],
+        ["SELECT chatkit_turn_leases.holder FROM chatkit_turn_leases",  # the fence
+         "SELECT chatkit_threads.seq FROM chatkit_threads", "INSERT INTO chatkit_items"],
+    ]

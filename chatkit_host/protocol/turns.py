@@ -46,9 +46,10 @@ class TurnLocks:
         self.wait = config.turn_wait
         self._lines = WaitingLines()
 
-    async def try_lease(self, thread_id: str) -> Lease | None:
-        """The thread's lease, or None when another turn holds it."""
-        return await self.leases.try_lease(thread_id)
+    async def try_lease(self, thread_id: str, user_id: str | None = None) -> Lease | None:
+        """The thread's lease, or None when another turn holds it; with ``user_id`` it carries the
+        thread for the turn's first load (`storage/preloaded.py`)."""
+        return await self.leases.try_lease(thread_id, user_id)
 
     async def close(self) -> None:
         """Let go of any resources (leases still held are released by their streams)."""
@@ -56,7 +57,7 @@ class TurnLocks:
 
     @asynccontextmanager
     async def turn(
-        self, request: ChatKitReq, recheck: Callable[[], Awaitable[None]]
+        self, request: ChatKitReq, user_id: str, recheck: Callable[[], Awaitable[None]]
     ) -> AsyncIterator[Turn]:
         """Hold ``request``'s thread, if it runs a turn on one, until the block ends — or, when the
         block hands it to a stream with `Turn.keep_while_streaming`, until that stream ends.
@@ -65,7 +66,7 @@ class TurnLocks:
             ThreadBusy: Another turn holds the thread (and `queue` waited `turn_wait` in vain).
         """
         thread_id = _turn_thread(request)
-        lease = await self._lease(thread_id, recheck) if thread_id else None
+        lease = await self._lease(thread_id, user_id, recheck) if thread_id else None
         turn = Turn(lease)
         try:
             with lease.fencing() if lease is not None else nullcontext():
@@ -78,14 +79,16 @@ class TurnLocks:
         """How many `queue`d turns of this process wait for ``thread_id``."""
         return self._lines.waiting(thread_id)
 
-    async def _lease(self, thread_id: str, recheck: Callable[[], Awaitable[None]]) -> Lease:
+    async def _lease(
+        self, thread_id: str, user_id: str, recheck: Callable[[], Awaitable[None]]
+    ) -> Lease:
         # Behind turns already waiting here, a newcomer queues even if the thread is free now.
-        lease = None if self._lines.busy(thread_id) else await self._announced(thread_id)
+        lease = None if self._lines.busy(thread_id) else await self._announced(thread_id, user_id)
         if lease is not None:
             return lease
         if self.mode == "reject":
             raise ThreadBusy()
-        lease = await self._lines.wait(thread_id, self.wait, lambda: self._announced(thread_id))
+        lease = await self._lines.wait(thread_id, self.wait, lambda: self._announced(thread_id, user_id))
         if lease is None:
             raise ThreadBusy()
         try:
@@ -96,9 +99,9 @@ class TurnLocks:
             raise
         return lease
 
-    async def _announced(self, thread_id: str) -> Lease | None:
+    async def _announced(self, thread_id: str, user_id: str) -> Lease | None:
         """`try_lease`, with a release that wakes the next turn waiting here."""
-        lease = await self.try_lease(thread_id)
+        lease = await self.try_lease(thread_id, user_id)
         if lease is None:
             return None
 
@@ -108,7 +111,7 @@ class TurnLocks:
             finally:
                 self._lines.freed(thread_id)
 
-        return Lease(release, lease.fence)
+        return Lease(release, lease.fence, lease.preloaded)
 
 
 async def release(lease: Lease) -> None:

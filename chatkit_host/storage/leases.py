@@ -2,7 +2,8 @@
 policy — refuse or queue a second turn; each backend module holds its own kind of lease).
 
 A lease also carries the turn's fence (`fences.py`): while it is held, the store's writes in the
-turn's context check that the lease was not lost to another turn.
+turn's context check that the lease was not lost to another turn. A lease taken for a user may carry
+the thread as its transaction read it (`preloaded.py`), for the turn's first `load_thread`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 from .fences import FENCE, Fence
+from .preloaded import PRELOADED, PreloadedThread
 from .outages import is_store_outage
 
 logger = logging.getLogger("chatkit_host.storage.leases")
@@ -20,12 +22,15 @@ logger = logging.getLogger("chatkit_host.storage.leases")
 
 class Lease:
     """A held thread; ``release()`` is safe to call twice and never raises. ``fence`` is what the
-    store's writes during the turn check (None: nothing to check, e.g. one process)."""
+    store's writes during the turn check (None: nothing to check, e.g. one process); ``preloaded``
+    the thread read with the lease, if it was."""
 
-    def __init__(self, release: Callable[[], Awaitable[None]], fence: Fence | None = None):
+    def __init__(self, release: Callable[[], Awaitable[None]], fence: Fence | None = None,
+                 preloaded: PreloadedThread | None = None):
         self._release = release
         self._released = False
         self.fence = fence
+        self.preloaded = preloaded
 
     @property
     def released(self) -> bool:
@@ -47,14 +52,18 @@ class Lease:
 
     @contextmanager
     def fencing(self) -> Iterator[None]:
-        """Fence the store's writes made in this context until the block ends."""
+        """Fence the store's writes made in this context until the block ends (and offer the
+        preloaded thread to its loads)."""
         token = FENCE.set(self.fence)
+        preloaded = PRELOADED.set(self.preloaded)
         try:
             yield
         finally:
             try:
+                PRELOADED.reset(preloaded)
                 FENCE.reset(token)
             except ValueError:  # ended in another context (a generator closed elsewhere)
+                PRELOADED.set(None)
                 FENCE.set(None)
 
 
@@ -62,8 +71,9 @@ class ThreadLeases(ABC):
     """Leases threads for one store; made by the store's backend (`SQLStore.leases`)."""
 
     @abstractmethod
-    async def try_lease(self, thread_id: str) -> Lease | None:
-        """The thread's lease, or None when another turn holds it."""
+    async def try_lease(self, thread_id: str, user_id: str | None = None) -> Lease | None:
+        """The thread's lease, or None when another turn holds it. With ``user_id``, the lease
+        may carry the thread as read, if it is that user's, after the lease was taken."""
 
     async def close(self) -> None:
         """Let go of any resources (leases still held are released by their streams)."""

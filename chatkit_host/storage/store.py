@@ -5,6 +5,8 @@ created it, and any request from another user behaves exactly as if the object d
 ``NotFoundError``, no data, and nothing of the owner's changes.
 
 Nothing is cached in the process: several processes (or hosts) may share one PostgreSQL database.
+(A turn's first load of its thread may be the row its lease transaction read a moment before:
+`preloaded.py`.)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .backends import Backend, backend_of
 from .engine import CONFIG_KEY, engine_for_url, redacted_url
 from .fences import FENCE, check_fence
 from .leases import ThreadLeases
+from .preloaded import PRELOADED
 from .queries import (
     ATTACHMENTS,
     FEEDBACK,
@@ -174,6 +177,9 @@ class SQLStore(Store[RequestContext]):
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """The thread's metadata. ``NotFoundError`` unless it exists and is the user's."""
+        preloaded = PRELOADED.get()
+        if preloaded is not None and (data := preloaded.take(thread_id, context.user_id)) is not None:
+            return _THREAD.validate_json(data)
         values = {"thread_id": thread_id, "user_id": context.user_id}
         data = await self._read(lambda connection: connection.scalar(THREAD_DATA, values))
         if data is None:
@@ -528,6 +534,9 @@ class SQLStore(Store[RequestContext]):
     async def _write(self, body: Callable[[Connection], T]) -> T:
         """``body(connection)`` in a transaction that commits on success, rolls back on error;
         during a turn, only while the turn still holds its thread (see `fences.py`)."""
+        preloaded = PRELOADED.get()
+        if preloaded is not None:  # the thread may change now: the next load reads it again
+            preloaded.drop()
         fence = FENCE.get()
         if fence is None:
             return await self._run(body, write=True)

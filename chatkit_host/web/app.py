@@ -77,7 +77,7 @@ def create_app(host: Host, reload: bool = False) -> Litestar:
         await preflight.admit(parsed, host.runtime, host.store, caller)
         await faults.probe(parsed, host.store)
         async with host.turns.turn(
-            parsed, lambda: preflight.admit(parsed, host.runtime, host.store, caller)
+            parsed, caller.user_id, lambda: preflight.admit(parsed, host.runtime, host.store, caller)
         ) as turn:
             result = await host.server.process_parsed(parsed, caller)
             result = turn.keep_while_streaming(faults.guard_stream(result))

@@ -68,7 +68,7 @@ class LocalLeases(ThreadLeases):
     def __init__(self) -> None:
         self._held: set[str] = set()
 
-    async def try_lease(self, thread_id: str) -> Lease | None:
+    async def try_lease(self, thread_id: str, user_id: str | None = None) -> Lease | None:
         if thread_id in self._held:
             return None
         self._held.add(thread_id)

@@ -22,6 +22,8 @@ from sqlalchemy.pool import NullPool
 
 from chatkit_host.storage.fences import Fence
 from chatkit_host.storage.leases import Lease, ThreadLeases
+from chatkit_host.storage.preloaded import PreloadedThread
+from chatkit_host.storage.queries import THREAD_DATA
 from chatkit_host.storage.tables import TurnLeaseRow, table_of
 from chatkit_host.storage.urls import redact, require_driver, url_problem
 
@@ -147,7 +149,7 @@ class AdvisoryLeases(ThreadLeases):
                   "pid": statement.excluded.pid},
         )
 
-    async def try_lease(self, thread_id: str) -> Lease | None:
+    async def try_lease(self, thread_id: str, user_id: str | None = None) -> Lease | None:
         key = _lease_key(thread_id)
         connection = await self._engine.connect()
         try:
@@ -156,9 +158,14 @@ class AdvisoryLeases(ThreadLeases):
                 text("SELECT pg_try_advisory_lock(:space, :key)"), {"space": _LEASE_NAMESPACE, "key": key}
             )
             holder = uuid.uuid4().hex
+            data = None
             if got:
                 await connection.execute(self._take, {"thread_id": thread_id, "holder": holder,
                                                       "host": _HOST, "pid": os.getpid(), "expires_at": 0.0})
+                if user_id is not None:
+                    # The turn's first load of the thread, on a connection already at hand
+                    # rather than one from the store's pool (preloaded.py).
+                    data = await connection.scalar(THREAD_DATA, {"thread_id": thread_id, "user_id": user_id})
         except BaseException:
             await _close_quietly(connection)
             raise
@@ -176,7 +183,8 @@ class AdvisoryLeases(ThreadLeases):
                 # Closing the session releases its locks even when the unlock above failed.
                 await _close_quietly(connection)
 
-        return Lease(release, Fence(thread_id, holder))
+        preloaded = PreloadedThread(thread_id, user_id, data) if user_id and data else None
+        return Lease(release, Fence(thread_id, holder), preloaded)
 
     async def close(self) -> None:
         await self._engine.dispose()

@@ -26,6 +26,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from chatkit_host.storage.fences import Fence
 from chatkit_host.storage.leases import Lease, ThreadLeases
+from chatkit_host.storage.preloaded import PreloadedThread
+from chatkit_host.storage.queries import THREAD_DATA
 from chatkit_host.storage.urls import require_driver, url_problem
 
 from .base import Backend, EngineRunner, TransactionRunner
@@ -247,18 +249,22 @@ class RowLeases(ThreadLeases):
         self._host = socket.gethostname()
         self._pid = os.getpid()
 
-    async def try_lease(self, thread_id: str) -> Lease | None:
+    async def try_lease(self, thread_id: str, user_id: str | None = None) -> Lease | None:
         holder = uuid.uuid4().hex
 
-        def take(connection: Connection) -> bool:
+        def take(connection: Connection) -> tuple[bool, str | None]:
             row = connection.execute(_LEASE_OF, {"t": thread_id}).first()
             if row is not None and not self._abandoned(*row):
-                return False
+                return False, None
             connection.execute(_TAKE_LEASE, {"t": thread_id, "h": holder, "host": self._host,
                                              "pid": self._pid, "e": time.time() + LEASE_SECONDS})
-            return True
+            if user_id is None:
+                return True, None
+            # The turn's first load of the thread, without a round trip of its own (preloaded.py).
+            return True, connection.scalar(THREAD_DATA, {"thread_id": thread_id, "user_id": user_id})
 
-        if not await self._store.write_transaction(take):
+        taken, data = await self._store.write_transaction(take)
+        if not taken:
             return None
         renewal = asyncio.create_task(self._renew(thread_id, holder))
 
@@ -268,7 +274,8 @@ class RowLeases(ThreadLeases):
                 lambda connection: connection.execute(_DROP_LEASE, {"t": thread_id, "h": holder})
             )
 
-        return Lease(release, Fence(thread_id, holder))
+        preloaded = PreloadedThread(thread_id, user_id, data) if user_id and data else None
+        return Lease(release, Fence(thread_id, holder), preloaded)
 
     def _abandoned(self, host: str, pid: int, expires_at: float) -> bool:
         if expires_at < time.time():
