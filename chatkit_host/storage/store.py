@@ -181,7 +181,8 @@ class SQLStore(Store[RequestContext]):
         if preloaded is not None and (data := preloaded.take(thread_id, context.user_id)) is not None:
             return _THREAD.validate_json(data)
         values = {"thread_id": thread_id, "user_id": context.user_id}
-        data = await self._read(lambda connection: connection.scalar(THREAD_DATA, values))
+        data = await self._runner.run(lambda connection: connection.scalar(THREAD_DATA, values),
+                                      write=False, inline=True)
         if data is None:
             raise thread_not_found(thread_id)
         return _THREAD.validate_json(data)

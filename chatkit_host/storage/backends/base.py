@@ -21,10 +21,11 @@ T = TypeVar("T")
 
 class TransactionRunner(ABC):
     """Runs a store transaction: ``body(connection)`` on a synchronous connection, committed when
-    it returns (for writes), rolled back when it raises."""
+    it returns (for writes), rolled back when it raises. ``inline`` marks a read of one row by
+    its key, which a runner may run without leaving the event loop's thread."""
 
     @abstractmethod
-    async def run(self, body: Callable[[Connection], T], *, write: bool) -> T: ...
+    async def run(self, body: Callable[[Connection], T], *, write: bool, inline: bool = False) -> T: ...
 
     async def close(self) -> None:
         """Let go of anything beyond the engine (the store disposes of the engine itself)."""
@@ -40,7 +41,7 @@ class EngineRunner(TransactionRunner):
         # One shared connection has one transaction: concurrent tasks must take turns.
         self._turns: asyncio.Lock | None = asyncio.Lock() if one_at_a_time else None
 
-    async def run(self, body: Callable[[Connection], T], *, write: bool) -> T:
+    async def run(self, body: Callable[[Connection], T], *, write: bool, inline: bool = False) -> T:
         async with self._transaction(write=write) as connection:
             return await connection.run_sync(body)
 
