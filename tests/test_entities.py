@@ -146,6 +146,35 @@ async def test_an_http_source_maps_the_apis_answer(tmp_path: Path, directory: st
     assert Directory.seen[-1] == {"query": {"q": ["log in&x"], "u": ["bob"]}, "auth": "Bearer s3cret"}
 
 
+class People(JsonHandler):
+    """A people API under /v1/people/…: records each path it is asked, finds one person there."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        People.paths.append(self.path)
+        self.send_json([{"id": "p_1", "title": f"Found at {self.path}"}])
+
+
+async def test_an_http_source_never_leaves_the_path_its_url_fixes(tmp_path: Path) -> None:
+    with serving(People) as api:
+        path = project(tmp_path, [{"http": {"url": api + "/v1/people/{user}/{query}",
+                                            "headers": {"Authorization": "Bearer ${PEOPLE_TOKEN}"}}}])
+        config = yaml.safe_load(path.read_text())
+        config["auth"]["tokens"][".."] = "token-dots"  # a user id is a value like any other
+        path.write_text(yaml.safe_dump(config))
+        async with run_host(path, {"PEOPLE_TOKEN": "s3cret"}) as running:
+            http = running.http
+            climbing = [await search(http, query) for query in ("..", ".", "%2e%2e", "a/../..", "..\\x")]
+            dots_user = await http.get("/chatkit/entities", params={"q": "x"},
+                                       headers={"Authorization": "Bearer token-dots"})
+            assert People.paths == []
+            found = await search(http, "...")
+    assert climbing == [[]] * 5 and dots_user.json()["data"] == []
+    assert People.paths == ["/v1/people/alice/..."]
+    assert found == [{"id": "p_1", "title": "Found at /v1/people/alice/...", "interactive": False}]
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -101,6 +101,63 @@ async def test_a_post_sends_the_other_arguments_as_json(tmp_path: Path, api: str
     assert json.loads(last_tool_output(tmp_path)) == {"saved": {"note": "fragile", "tags": ["x"]}}
 
 
+# Values that would leave /orders/… once a client or server removes dot segments (or decodes first).
+CLIMBING = ["..", ".", "%2e%2e", "%252E%252E", "a/../..", "..\\..", "x/."]
+
+
+@pytest.mark.parametrize("order_id", CLIMBING)
+async def test_a_value_never_climbs_out_of_the_path_the_url_fixes(
+    tmp_path: Path, api: str, order_id: str
+) -> None:
+    tool = {"http": {"url": api + "/orders/{order_id}", "headers": {"Authorization": "Bearer ${API_TOKEN}"}}}
+    before = len(API.seen)
+    turn = await ask(project(tmp_path, api, tool, {"order_id": order_id}), environ={"API_TOKEN": "s3cret"})
+    expected = "error: order_id may not hold a '.' or '..' path segment: a value cannot change the URL's path"
+    assert last_tool_output(tmp_path) == expected  # the model reads why, and may retry
+    assert turn.assistant_text == f"Result: {expected}"
+    assert API.seen[before:] == []  # nothing was sent, with or without the tool's credentials
+
+
+async def test_an_expression_in_the_url_never_climbs_either(tmp_path: Path, api: str) -> None:
+    tool = {"http": {"url": api + "/orders/{{ arguments.order_id }}/notes", "parameters": {"order_id": "string"}}}
+    before = len(API.seen)
+    await ask(project(tmp_path, api, tool, {"order_id": ".."}))
+    assert last_tool_output(tmp_path) == ("error: {{ arguments.order_id }} may not hold a '.' or '..' path segment: "
+                                          "a value cannot change the URL's path")
+    assert API.seen[before:] == []
+
+
+async def test_dots_that_are_not_a_segment_of_their_own_reach_the_api(tmp_path: Path, api: str) -> None:
+    tool = {"http": {"url": api + "/orders/{order_id}/notes?q={q}", "method": "POST"}}
+    await ask(project(tmp_path, api, tool, {"order_id": "...", "q": ".."}))
+    assert API.seen[-1]["path"] == "/orders/.../notes?q=.."
+    await ask(project(tmp_path, api, tool, {"order_id": "v1.2..3", "q": "."}))
+    assert API.seen[-1]["path"] == "/orders/v1.2..3/notes?q=."
+
+
+ACTION = {"order.fetch": {"payload": {"order_id": "string"}, "do": [{"call": "api"}, {"say": "Got: {{ result.status if result is mapping else result }}"}]}}
+
+
+async def test_an_action_payload_never_climbs_out_of_the_path(tmp_path: Path, api: str) -> None:
+    config = base_config()
+    config["tools"]["api"] = {"http": {"url": api + "/orders/{order_id}"}}
+    config["actions"] = ACTION
+    path = write_project(tmp_path, config, {"replies": [{"steps": [{"say": "Hi."}]}]})
+    async with run_host(path, environ={}) as running:
+        client = ChatKitClient("/chatkit", client=running.http)
+        thread_id = (await client.create_thread("hello")).thread_id
+        before = len(API.seen)
+        climbed = await client.stream("threads.custom_action", {
+            "thread_id": thread_id, "action": {"type": "order.fetch", "payload": {"order_id": ".."}}})
+        assert API.seen[before:] == []
+        fetched = await client.stream("threads.custom_action", {
+            "thread_id": thread_id, "action": {"type": "order.fetch", "payload": {"order_id": "A1"}}})
+    assert climbed.assistant_text == (
+        "Got: error: order_id may not hold a '.' or '..' path segment: a value cannot change the URL's path")
+    assert [seen["path"] for seen in API.seen[before:]] == ["/orders/A1"]
+    assert fetched.assistant_text == "Got: shipped"
+
+
 @pytest.mark.parametrize(("path", "expected"), [
     ("/big", "x" * 100 + "\n[response cut at 100 bytes]"),
     ("/fail", 'error: the API answered 503 Service Unavailable: {"detail": "down for maintenance"}'),

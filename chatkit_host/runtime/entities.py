@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, get_args
-from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -163,9 +162,14 @@ class HttpSource:
     async def find(self, query: str, context: RequestContext) -> list[dict[str, Any]]:
         http = self.config.http
         assert http is not None
-        url = http.url.format(query=quote(query, safe=""), user=quote(context.user_id, safe=""))
+        # Loaded by the first search of an http source, not by every project.
+        import httpx
+
+        from chatkit_host.runtime.url_templates import field_pieces, fill_url
+
+        # A query (or user id) of `..` must not reach another path with the source's credentials (#18).
+        url = fill_url(field_pieces(http.url, {"query": query, "user": context.user_id}))
         limit = int(http.max_response_bytes)
-        import httpx  # loaded by the first search of an http source, not by every project
 
         async with httpx.AsyncClient(timeout=http.timeout, follow_redirects=False) as client:
             async with client.stream("GET", url, headers=http.headers) as response:

@@ -12,7 +12,6 @@ import re
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import httpx
 import jinja2
@@ -21,6 +20,7 @@ from agents import FunctionTool
 from chatkit_host.config.tools import HttpToolConfig, parameters_schema
 from chatkit_host.runtime.arguments import parse_arguments
 from chatkit_host.runtime.instructions import RequestView, turn_values
+from chatkit_host.runtime.url_templates import Piece, UrlTemplateError, field_pieces, fill_url
 from chatkit_host.runtime.widgets import TEMPLATES
 
 logger = logging.getLogger("chatkit_host.tools")
@@ -45,7 +45,7 @@ class HostValues:
     """The templates the host fills in a call (`{{ … }}` in the URL, `query`, `body`), compiled once."""
 
     url_parts: list[Any]
-    """The URL's parts: text with `{name}` fields, or a compiled expression."""
+    """The URL's parts: text with `{name}` fields, or an expression (its text, compiled)."""
     query: dict[str, Any]
     body: dict[str, Any]
 
@@ -57,7 +57,7 @@ class HostValues:
         parts: list[Any] = []
         for part in _EXPRESSION.split(http.url):
             try:
-                parts.append(TEMPLATES.from_string(part) if _EXPRESSION.fullmatch(part) else part)
+                parts.append((part, TEMPLATES.from_string(part)) if _EXPRESSION.fullmatch(part) else part)
             except jinja2.TemplateSyntaxError as error:
                 raise ToolBuildError("http", f"url: template syntax error: {error.message}") from None
         for key in ("query", "body"):
@@ -69,16 +69,17 @@ class HostValues:
                         raise ToolBuildError("http", f"{key}.{name}: template syntax error: {error.message}") from None
         return cls(parts, dict(http.query), dict(http.body))
 
-    def url(self, arguments: dict[str, Any], values: dict[str, Any]) -> str:
-        """The URL with its fields (arguments) and expressions filled, each URL-quoted."""
-        filled = ""
+    def url(self, arguments: dict[str, Any], values: dict[str, Any]) -> list[Piece]:
+        """The URL's text and the values of its fields (arguments) and expressions, for `fill_url`
+        (which quotes each value and keeps it from changing the path)."""
+        pieces: list[Piece] = []
         for part in self.url_parts:
             if isinstance(part, str):
-                fields = {key: quote(str(arguments[key]), safe="") for key in url_fields(part)}
-                filled += part.format(**fields)
+                pieces.extend(field_pieces(part, arguments))
             else:
-                filled += quote(part.render(values), safe="")
-        return filled
+                source, template = part
+                pieces.append(Piece(template.render(values), source))
+        return pieces
 
 
 def build_http_tool(spec: ToolSpec) -> FunctionTool:
@@ -127,18 +128,21 @@ async def request(http: HttpToolConfig, arguments: dict[str, Any], in_url: set[s
     from chatkit_host.runtime.actions import render_value  # actions import tools: import late
 
     try:
-        url = host_values.url(arguments, values)
+        pieces = host_values.url(arguments, values)
         added_query = _plain(render_value(host_values.query, values))
         added_body = _plain(render_value(host_values.body, values))
     except jinja2.TemplateError as error:
         logger.warning("http tool: a template failed: %s", error)
         return f"error: a template of this tool failed: {error}"
-    refused = refused_host(url, http.allow_hosts)
+    try:
+        target = fill_url(pieces)
+    except UrlTemplateError as error:
+        return f"error: {error}"
+    refused = refused_host(str(target), http.allow_hosts)
     if refused:
         return refused
     rest = {key: value for key, value in arguments.items() if key not in in_url}
     body = {**rest, **added_body} if http.method in _WITH_BODY else None
-    target = httpx.URL(url)
     params: dict[str, str] = {}
     if body is None:
         # httpx replaces a URL's query with `params`: merge instead, so the URL's own query (a key,
