@@ -120,6 +120,23 @@ async def test_every_bad_token_gets_the_same_bare_401(tmp_path: Path) -> None:
     assert answers == {name: (401, UNAUTHORIZED) for name in bad}
 
 
+async def test_a_subject_is_the_user_id_exactly(tmp_path: Path) -> None:
+    # "alice " and " alice" are other subjects: read as "alice", they opened her threads (#18).
+    path = jwt_project(tmp_path, algorithm="HS256", secret=SECRET)
+    async with run_host(path) as running:
+        http = running.http
+        thread_id = (await ChatKitClient("/chatkit", token=hs256(), client=http).create_thread("mine")).thread_id
+        read = {}
+        for sub in ("alice ", " alice", "alice\n", "\talice"):
+            response = await http.post("/chatkit", headers={"Authorization": f"Bearer {hs256(sub=sub)}"},
+                                       content=json.dumps({"type": "threads.get_by_id",
+                                                           "params": {"thread_id": thread_id}}))
+            read[sub] = response.status_code
+        blank = await refusal(http, hs256(sub="  "))
+    assert read == {"alice ": 404, " alice": 404, "alice\n": 404, "\talice": 404}
+    assert blank == (401, UNAUTHORIZED)
+
+
 async def test_rs256_with_a_jwks_file(tmp_path: Path) -> None:
     key = rsa_key()
     (tmp_path / "keys").mkdir()

@@ -85,8 +85,9 @@ class JwtVerifier:
         value = claim(claims, self._config.user_claim)
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise TokenRefused(f"claim {self._config.user_claim!r} is missing or not a string")
-        user_id = str(value).strip()
-        if not user_id or len(user_id) > MAX_USER_ID:
+        # Exactly as issued: stripped, "alice " was alice and opened her threads (#18).
+        user_id = str(value)
+        if not user_id.strip() or len(user_id) > MAX_USER_ID:
             raise TokenRefused(f"claim {self._config.user_claim!r} is empty or too long")
         if "\x00" in user_id:  # no database stores it as text: refused, not a 500 later (#18)
             raise TokenRefused(f"claim {self._config.user_claim!r} contains NUL")
