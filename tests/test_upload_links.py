@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -103,6 +104,19 @@ async def test_bytes_that_are_not_the_announced_image_are_refused(tmp_path: Path
             await client.create_thread("look", [announced["id"]])
         assert gone.value.status == 404
     assert stored(tmp_path) == []
+
+
+async def test_an_announced_size_below_one_byte_is_refused(tmp_path: Path) -> None:
+    async with running(project(tmp_path, upload="two_phase")) as (_, client):
+        answers = {}
+        for size in (-1, -(2**62), 0):
+            with pytest.raises(ChatKitHTTPError) as refused:
+                await client.call("attachments.create", {"name": "x.png", "size": size, "mime_type": "image/png"})
+            answers[size] = (refused.value.status, refused.value.body["error"]["code"])
+    # A negative size passed the size check and got an upload link (#18 attack pass).
+    assert answers == {-1: (400, "invalid_size"), -(2**62): (400, "invalid_size"), 0: (400, "empty_file")}
+    with sqlite3.connect(tmp_path / "data" / "chatkit.db") as db:
+        assert db.execute("SELECT count(*) FROM chatkit_attachments").fetchone() == (0,)
 
 
 async def test_a_direct_upload_must_be_multipart(tmp_path: Path) -> None:

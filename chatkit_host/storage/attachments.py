@@ -191,6 +191,8 @@ class HostAttachments(AttachmentStore[RequestContext]):
     # --- checks -----------------------------------------------------------------------------------
 
     def check_size(self, size: int) -> None:
+        if size < 0:
+            raise Refusal(400, "invalid_size", f"the file size must be a number of bytes, not {size:,}")
         if size > self.config.max_bytes:
             raise Refusal(
                 413, "too_large",
