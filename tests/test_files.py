@@ -182,9 +182,9 @@ async def test_two_phase_refusals_leave_nothing(tmp_path: Path, files_section: d
                                     {"name": "a.png", "size": 100, "mime_type": "image/png"})
         refused = await http.post(created["upload_descriptor"]["url"], files={"file": ("a.png", EXE, "image/png")})
         assert refused.status_code == 415
-        with pytest.raises(ChatKitHTTPError) as gone:  # the announced attachment went too
+        with pytest.raises(ChatKitHTTPError) as waiting:  # the announcement still waits for its bytes
             await client.create_thread("hi", [created["id"]])
-        assert gone.value.status == 404
+        assert (waiting.value.status, waiting.value.body["error"]["code"]) == (409, "not_uploaded")
     assert stored_files(tmp_path, files_section) == []
 
 

@@ -47,6 +47,11 @@ def stored(tmp_path: Path) -> list[bytes]:
     return [path.read_bytes() for path in sorted((tmp_path / "stored").rglob("atc_*"))]
 
 
+def rows(tmp_path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(tmp_path / "data" / "chatkit.db") as db:
+        return sorted(db.execute("SELECT * FROM chatkit_attachments").fetchall())
+
+
 async def announce(client: ChatKitClient, name: str, data: bytes, mime_type: str) -> dict[str, Any]:
     return await client.call("attachments.create", {"name": name, "size": len(data), "mime_type": mime_type})
 
@@ -95,15 +100,25 @@ async def test_a_two_phase_link_takes_one_upload_of_ten_racing(tmp_path: Path, s
 async def test_bytes_that_are_not_the_announced_image_are_refused(tmp_path: Path) -> None:
     async with running(project(tmp_path, upload="two_phase")) as (http, client):
         announced = await announce(client, "cat.png", HTML, "image/png")
+        before = rows(tmp_path)
         refused = await http.post(announced["upload_descriptor"]["url"], content=HTML,
                                   headers={"Content-Type": "image/png"})
+        assert rows(tmp_path) == before
         assert refused.status_code == 415
         assert refused.json()["error"] == {"code": "type_mismatch", "message":
                                            "the file's content is text/plain, but it was announced as image/png"}
-        with pytest.raises(ChatKitHTTPError) as gone:
+        with pytest.raises(ChatKitHTTPError) as waiting:
             await client.create_thread("look", [announced["id"]])
-        assert gone.value.status == 404
-    assert stored(tmp_path) == []
+        assert waiting.value.body["error"]["code"] == "not_uploaded"
+        assert stored(tmp_path) == []
+        # The refusal changed nothing: the link still takes the bytes that were promised, once.
+        fixed = await http.post(announced["upload_descriptor"]["url"], content=PNG,
+                                headers={"Content-Type": "image/png"})
+        again = await http.post(announced["upload_descriptor"]["url"], content=PNG,
+                                headers={"Content-Type": "image/png"})
+        assert (fixed.status_code, again.status_code) == (200, 409)
+        assert (await client.create_thread("look", [announced["id"]])).errors == []
+    assert stored(tmp_path) == [PNG]
 
 
 async def test_an_announced_size_below_one_byte_is_refused(tmp_path: Path) -> None:

@@ -99,7 +99,8 @@ class HostAttachments(AttachmentStore[RequestContext]):
         """Two-phase upload, phase two: the bytes for an attachment created with `upload_url`
         (``owner``: the `owner_key` its signed link names). The first upload claims the link.
 
-        A refused upload also removes the announced attachment: nothing is left behind.
+        A refused upload gives the link back: the announcement stays as it was (a refused request
+        changes nothing), and the right bytes may still follow until the link expires.
         """
         announced, user_id = await upload_claims.claim(self.store, ident, owner)
         context = RequestContext(user_id=user_id, base_url=base_url)
@@ -111,7 +112,7 @@ class HostAttachments(AttachmentStore[RequestContext]):
                 raise Refusal(415, "type_mismatch", f"the file's content is {mime_type}, but it was "
                               f"announced as {announced.mime_type}")
         except Refusal:
-            await self.store.delete_attachment(ident, context)
+            await self._release(announced, context)
             raise
         attachment = self._attachment(ident, announced.name, mime_type, context, None)
         try:
