@@ -86,7 +86,8 @@ async def check(request: ChatKitReq, store: SQLStore, context: RequestContext) -
     """Refuse (404/409/400) what would otherwise fail after the stream has begun."""
     params = getattr(request, "params", None)
     thread_id = getattr(params, "thread_id", None)
-    thread = await _thread(store, thread_id, context) if thread_id else None
+    # `is not None`: an empty id names no thread; refused here, not by the SDK after the 200 (#18).
+    thread = await _thread(store, thread_id, context) if thread_id is not None else None
     if thread is not None and isinstance(request, _WRITES):
         _writable(thread)
     if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
