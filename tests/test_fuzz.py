@@ -12,9 +12,10 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from chatkit.types import ChatKitReq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
@@ -24,7 +25,7 @@ from chatkit_host.config.loader import load_config
 from chatkit_host.host import Host
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient, run_host, user_input
-from attack_requests import TEMPLATES, encoded, valid_request
+from attack_requests import TEMPLATES, encoded, sdk_request, valid_request
 from loopback import JsonHandler, serving
 from projects import base_config, write_project
 
@@ -186,6 +187,28 @@ FUZZ = settings(max_examples=1400, deadline=None, database=None,
 @given(data=st.data())
 def test_wrongly_shaped_requests_change_nothing_and_never_crash(target: Target, data: st.DataObject) -> None:
     check(target, _encode(data.draw(shaped_request(target))))
+
+
+def test_every_request_type_of_the_sdk_is_fuzzed() -> None:
+    assert sorted(TEMPLATES) == sorted(REQUEST_TYPES) == sorted(
+        model.model_fields["type"].default for model in get_args(get_args(ChatKitReq)[0]))
+
+
+def _id_sets(target: Target) -> list[dict[str, str]]:
+    alice = {"thread": target.alice_thread, "item": target.alice_items[0], "widget": target.alice_items[-1],
+             "attachment": "atc_" + "a" * 32}
+    return [alice, {"thread": "thr_" + "0" * 32, "item": "msg_1", "widget": "", "attachment": ""}]
+
+
+@settings(FUZZ, max_examples=500)
+@given(data=st.data())
+def test_sdk_requests_with_hostile_leaves_change_nothing_and_never_crash(
+    target: Target, data: st.DataObject
+) -> None:
+    # Valid requests of every type (checked against the SDK's models), then NUL, control and astral
+    # characters, numbers past 64 bits and deep nesting put in their leaves: past parsing, into the handlers.
+    request = data.draw(sdk_request(_id_sets(target)))
+    check(target, json.dumps(request, ensure_ascii=data.draw(st.booleans())).encode("utf-8", "surrogatepass"))
 
 
 @pytest.mark.parametrize("kind", sorted(TEMPLATES))
