@@ -29,7 +29,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,7 +40,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from attack_requests import TEMPLATES, encoded, sdk_request, user_input, valid_request  # noqa: E402
+from attack_requests import (  # noqa: E402
+    TEMPLATES, encoded, hostile_text, huge_number, sdk_request, user_input, valid_request,
+)
 from projects import base_config, write_project  # noqa: E402
 
 from chatkit_host.testing import ServedHost, serve_host  # noqa: E402
@@ -244,6 +246,38 @@ def fuzz(target: Site, tally: Tally, alice: Account, bob: Account, examples: int
     one()
     if _rows_of(target.snapshot(), alice) != before:
         tally.wrongly_allowed.append("fuzz: alice's rows changed")
+
+
+def fuzz_routes(target: Site, tally: Tally, alice: Account, bob: Account, examples: int, deadline: float) -> None:
+    """Hostile ids and query values on the routes beside the ChatKit endpoint, from bob."""
+    bearer = {"Authorization": f"Bearer {bob.token}"}
+    ids = st.one_of(hostile_text, st.sampled_from([alice.attachment, alice.thread, bob.attachment]))
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(route=st.sampled_from(["download", "preview", "upload", "state"]), ident=ids, o=hostile_text,
+           e=st.one_of(hostile_text, huge_number.map(str)), s=hostile_text)
+    def one(route: str, ident: str, o: str, e: str, s: str) -> None:
+        if time.monotonic() > deadline:
+            return
+        segment = quote(ident, safe="")
+        if route == "state":
+            response = target.send(tally, "GET", "/chatkit/state", params={"thread_id": ident}, headers=bearer,
+                                   expect="any", label=f"state {ident!r}"[:120])
+        elif route == "download":
+            response = target.send(tally, "GET", f"/files/{segment}", headers=bearer, expect="any",
+                                   label=f"download {ident!r}"[:120])
+        else:
+            method = "GET" if route == "preview" else "POST"
+            response = target.send(tally, method, f"/files/{segment}/{route}", params={"o": o, "e": e, "s": s},
+                                   content=PNG if method == "POST" else None, expect="any",
+                                   label=f"{route} {ident!r} o={o!r} e={e!r}"[:160])
+        # Only bob's own things may answer 200, and never with alice's.
+        if response.status_code < 400 and (SECRET_TEXT.encode() in response.content or ident in (
+                alice.attachment, alice.thread)):
+            tally.wrongly_allowed.append(f"{route} {ident!r}: {response.status_code}")
+
+    one()
 
 
 def _refresh(target: Site, tally: Tally, bob: Account) -> None:
@@ -596,6 +630,8 @@ def run(root: Path, examples: int = 400, seconds: float = 300) -> dict[str, Tall
         alice, bob = accounts
         deadline = time.monotonic() + seconds
         category("fuzz (socket, bearer)", main, lambda t: fuzz(main, t, alice, bob, examples, deadline))
+        category("fuzz (file and state routes)", main,
+                 lambda t: fuzz_routes(main, t, alice, bob, max(examples // 5, 20), deadline))
         category("cross-user", main, lambda t: cross_user(main, t, alice, bob))
         category("forged bearer tokens", main, lambda t: tokens(main, t, alice))
         category("signed file URLs", main, lambda t: file_urls(main, t, alice, bob))

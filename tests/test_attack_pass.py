@@ -20,7 +20,7 @@ def test_a_small_attack_pass_finds_nothing(tmp_path: Path) -> None:
     assert {name: (t.server_errors, t.tracebacks, t.rows_changed, t.wrongly_allowed)
             for name, t in tallies.items()} == {name: (0, 0, [], []) for name in tallies}, summary
     # Every category ran, and refused something (the set-up's controls excepted).
-    assert len(tallies) == 10, summary
+    assert len(tallies) == 11, summary
     for name, tally in tallies.items():
         refused = sum(count for status, count in tally.statuses.items() if status >= 400)
         assert tally.sent > 0 and (refused > 0 or name.startswith("set-up")), summary
