@@ -83,3 +83,22 @@ async def test_the_approval_reaches_another_replica(tmp_path: Path, postgres_db_
         client = running.client()
         turn = await client.stream("threads.add_structured_input", _answer(thread_id, question["id"], "Approve"))
         assert turn.assistant_text == 'Banker: {"refunded":250}'
+
+
+def test_a_tool_that_waits_for_approval_inside_a_workflow_is_a_config_error(tmp_path: Path) -> None:
+    from chatkit_host.config.loader import load_config
+    from chatkit_host.errors import ConfigError
+
+    path = _project(tmp_path)
+    text = path.read_text() + (
+        "workflows:\n"
+        "  refunds:\n"
+        "    nodes:\n"
+        "      pay: { agent: banker }\n"
+    )
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ={})
+    [problem] = [p for p in raised.value.problems if "waits for approval" in p.message]
+    assert problem.message == ("tool 'refund' waits for approval, but agent 'banker' also runs inside "
+                               "workflows.refunds, where nobody would be asked")

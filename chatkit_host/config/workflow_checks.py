@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 def check_workflows(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
     """Every problem of every workflow, and of names shared between workflows and agents."""
     problems: list[ConfigProblem] = check_tool_approvals(config, problem)
+    problems += check_unasked_approvals(config, problem)
     for name, tool in config.tools.items():
         if tool.workflow is not None and tool.workflow not in config.workflows:
             problems.append(problem(("tools", name, "workflow"), f"unknown workflow '{tool.workflow}'",
@@ -72,6 +73,28 @@ def check_tool_approvals(config: ChatKitConfig, problem: ProblemAt) -> list[Conf
             for chain in expression.paths:
                 if chain[0] != "arguments":
                     problems.append(problem(at, f"unknown name '{chain[0]}'", "a condition reads `arguments`"))
+    return problems
+
+
+def check_unasked_approvals(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
+    """An approval is asked only in the turn's own agent run: a tool that wants one, given to an
+    agent a workflow node or an agent tool runs, would hold its call with nobody asked (#16)."""
+    inner = {node.agent: ("workflows", workflow, "nodes", node_name, "agent")
+             for workflow, spec in config.workflows.items()
+             for node_name, node in spec.nodes.items() if node.agent}
+    inner.update({tool.agent: ("tools", name, "agent")
+                  for name, tool in config.tools.items() if tool.agent is not None})
+    problems: list[ConfigProblem] = []
+    for agent_name, where in inner.items():
+        agent = config.agents.get(agent_name)
+        for index, tool_name in enumerate(agent.tools if agent is not None else []):
+            tool = config.tools.get(tool_name)
+            if tool is not None and tool.approval not in (None, "never"):
+                problems.append(problem(
+                    ("agents", agent_name, "tools", index),
+                    f"tool '{tool_name}' waits for approval, but agent '{agent_name}' also runs inside "
+                    f"{'.'.join(str(part) for part in where[:2])}, where nobody would be asked",
+                    "give that step an agent without the tool, or ask with an `approval` node before it"))
     return problems
 
 
