@@ -79,9 +79,10 @@ def check_tool_approvals(config: ChatKitConfig, problem: ProblemAt) -> list[Conf
 def check_unasked_approvals(config: ChatKitConfig, problem: ProblemAt) -> list[ConfigProblem]:
     """An approval is asked only in the turn's own agent run: a tool that wants one, given to an
     agent a workflow node or an agent tool runs, would hold its call with nobody asked (#16)."""
-    inner = {node.agent: ("workflows", workflow, "nodes", node_name, "agent")
-             for workflow, spec in config.workflows.items()
-             for node_name, node in spec.nodes.items() if node.agent}
+    inner: dict[str, tuple[str, ...]] = {
+        node.agent: ("workflows", workflow, "nodes", node_name, "agent")
+        for workflow, spec in config.workflows.items()
+        for node_name, node in spec.nodes.items() if node.agent}
     inner.update({tool.agent: ("tools", name, "agent")
                   for name, tool in config.tools.items() if tool.agent is not None})
     problems: list[ConfigProblem] = []
