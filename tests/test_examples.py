@@ -10,7 +10,6 @@ with the page's own options, and fires `chatkit.thread.change`, `chatkit.effect`
 from __future__ import annotations
 
 import ast
-import asyncio
 import base64
 import json
 import shutil
@@ -25,7 +24,7 @@ import websockets
 
 from chatkit_host.testing import serve_host
 from projects import REPO
-from test_playground import chromium_process
+from test_playground import Browser, chromium_process
 
 pytestmark = pytest.mark.serial
 
@@ -117,49 +116,16 @@ def copy_example(example: str, to: Path) -> Path:
     return Path(shutil.copytree(EXAMPLES / example, to / example, ignore=shutil.ignore_patterns(".chatkit")))
 
 
-class Page:
+class Page(Browser):
     """One headless Chromium tab over the DevTools protocol, with ChatKit.js's CDN answered locally."""
 
-    def __init__(self, socket: Any):
-        self._socket = socket
-        self._next = 0
-
-    async def send(self, method: str, **params: Any) -> dict[str, Any]:
-        self._next += 1
-        ident = self._next
-        await self._socket.send(json.dumps({"id": ident, "method": method, "params": params}))
-        while True:
-            message = json.loads(await self._socket.recv())
-            if message.get("method") == "Fetch.requestPaused":
-                await self._answer(message["params"])
-            elif message.get("id") == ident:
-                if "error" in message:
-                    raise AssertionError(f"{method}: {message['error']}")
-                return message["result"]
-
-    async def _answer(self, paused: dict[str, Any]) -> None:
+    async def answer(self, paused: dict[str, Any]) -> None:
         # The reply to this command is skipped by `send`'s loop: nothing waits on it.
         self._next += 1
         body = base64.b64encode(STAND_IN.encode()).decode()
         await self._socket.send(json.dumps({"id": self._next, "method": "Fetch.fulfillRequest", "params": {
             "requestId": paused["requestId"], "responseCode": 200, "body": body,
             "responseHeaders": [{"name": "Content-Type", "value": "text/javascript"}]}}))
-
-    async def eval(self, expression: str) -> Any:
-        result = await self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    async def until(self, expression: str, what: str) -> Any:
-        """Poll ``expression`` until it is truthy: waiting for the page, not timing it."""
-        for _ in range(1200):
-            value = await self.eval(expression)
-            if value:
-                return value
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"never happened: {what}; the page says: "
-                             f"{await self.eval('document.body.innerText')}")
 
     async def screenshot(self, path: Path) -> Path:
         path.write_bytes(base64.b64decode((await self.send("Page.captureScreenshot", format="png"))["data"]))

@@ -119,10 +119,16 @@ class Browser:
         await self._socket.send(json.dumps({"id": ident, "method": method, "params": params}))
         while True:
             message = json.loads(await self._socket.recv())
-            if message.get("id") == ident:
+            if message.get("method") == "Fetch.requestPaused":
+                await self.answer(message["params"])
+            elif message.get("id") == ident:
                 if "error" in message:
                     raise AssertionError(f"{method}: {message['error']}")
                 return message["result"]
+
+    async def answer(self, paused: dict[str, Any]) -> None:
+        """Answer a request the page made that `Fetch.enable` paused (none here)."""
+        raise AssertionError(f"a request was paused with no one to answer it: {paused.get('request')}")
 
     async def eval(self, expression: str) -> Any:
         result = await self.send("Runtime.evaluate", expression=expression,
@@ -138,7 +144,8 @@ class Browser:
             if value:
                 return value
             await asyncio.sleep(0.05)
-        raise AssertionError(f"never happened: {what}")
+        raise AssertionError(f"never happened: {what}; the page says: "
+                             f"{await self.eval('document.body.innerText')}")
 
 
 @contextmanager
