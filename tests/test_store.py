@@ -24,18 +24,12 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 from pydantic import AnyUrl
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Table, event, func, select, text
 
 from chatkit_host.context import RequestContext
 from chatkit_host.errors import ConfigError
 from chatkit_host.storage import SCHEMA_VERSION, SchemaVersionError, SQLStore, open_store
-from chatkit_host.storage.tables import (
-    AttachmentRow,
-    FeedbackRow,
-    ItemRow,
-    SchemaVersionRow,
-    ThreadRow,
-)
+from chatkit_host.storage.tables import ATTACHMENTS, FEEDBACK, ITEMS, SCHEMA_VERSIONS, THREADS
 
 ALICE = RequestContext(user_id="alice")
 BOB = RequestContext(user_id="bob")
@@ -124,8 +118,7 @@ async def all_item_ids(store: SQLStore, thread_id: str, order: str, limit: int) 
         after = page.after
 
 
-async def count_rows(store: SQLStore, row: Any, **where: str) -> int:
-    table = row.__table__
+async def count_rows(store: SQLStore, table: Table, **where: str) -> int:
     query = select(func.count()).select_from(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
@@ -144,7 +137,7 @@ async def test_thread_round_trip_and_update(store: SQLStore) -> None:
     updated = original.model_copy(update={"title": "Renamed", "metadata": {"k": "w"}})
     await store.save_thread(updated, ALICE)
     assert await store.load_thread("thr_1", ALICE) == updated
-    assert await count_rows(store, ThreadRow) == 1
+    assert await count_rows(store, THREADS) == 1
 
     with pytest.raises(NotFoundError):
         await store.load_thread("thr_missing", ALICE)
@@ -263,7 +256,7 @@ async def test_add_twice_replaces_in_place(store: SQLStore) -> None:
     page = await store.load_thread_items("thr", None, 10, "asc", ALICE)
     assert [i.id for i in page.data] == ["m0", "m1", "m2", "m3"]
     assert page.data[0].content[0].text == "edited by save"  # type: ignore[union-attr]
-    assert await count_rows(store, ItemRow, thread_id="thr") == 4
+    assert await count_rows(store, ITEMS, thread_id="thr") == 4
 
 
 async def test_same_item_id_in_two_threads_does_not_collide(store: SQLStore) -> None:
@@ -303,7 +296,7 @@ async def test_adding_to_a_missing_thread_fails(store: SQLStore) -> None:
         await store.add_thread_item("no_such_thread", message("m0", "no_such_thread"), ALICE)
     with pytest.raises(NotFoundError):
         await store.save_item("no_such_thread", message("m0", "no_such_thread"), ALICE)
-    assert await count_rows(store, ItemRow) == 0
+    assert await count_rows(store, ITEMS) == 0
 
 
 # --- attachments and feedback -----------------------------------------------------------------
@@ -378,8 +371,8 @@ async def test_delete_thread_removes_everything_of_it(store: SQLStore) -> None:
         await store.load_item("thr", "m0", ALICE)
     with pytest.raises(NotFoundError):
         await store.load_attachment("atc_in_thread", ALICE)
-    for row in (ItemRow, FeedbackRow, AttachmentRow):
-        assert await count_rows(store, row, thread_id="thr") == 0
+    for table in (ITEMS, FEEDBACK, ATTACHMENTS):
+        assert await count_rows(store, table, thread_id="thr") == 0
     # Everything else survives.
     assert (await store.load_attachment("atc_loose", ALICE)).id == "atc_loose"
     assert [t.id for t in (await store.load_threads(10, None, "asc", ALICE)).data] == ["keep"]
@@ -508,7 +501,7 @@ async def test_pages_of_a_huge_thread_and_a_user_with_many_threads(store: SQLSto
     # Bulk rows straight into the tables: 10,000 store calls would only test patience.
     async with store.engine.begin() as connection:
         await connection.execute(
-            ItemRow.__table__.insert(),  # type: ignore[attr-defined]
+            ITEMS.insert(),
             [
                 {
                     "thread_id": "big",
@@ -522,7 +515,7 @@ async def test_pages_of_a_huge_thread_and_a_user_with_many_threads(store: SQLSto
             ],
         )
         await connection.execute(
-            ThreadRow.__table__.insert(),  # type: ignore[attr-defined]
+            THREADS.insert(),
             [
                 {
                     "id": f"t{n:05}",
@@ -620,15 +613,15 @@ async def test_concurrent_tasks_on_one_store(store: SQLStore) -> None:
         *(store.save_thread(thread(f"t{n}"), ALICE) for n in range(10)),
         *(store.load_threads(5, None, "desc", ALICE) for _ in range(10)),
     )
-    assert await count_rows(store, ItemRow, thread_id="thr") == 30
-    assert await count_rows(store, ThreadRow, user_id="alice") == 11
+    assert await count_rows(store, ITEMS, thread_id="thr") == 30
+    assert await count_rows(store, THREADS, user_id="alice") == 11
 
 
 # --- opening ----------------------------------------------------------------------------------
 
 
 async def test_schema_version_is_recorded(store: SQLStore) -> None:
-    table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    table = SCHEMA_VERSIONS
     async with store.engine.connect() as connection:
         rows = (await connection.execute(select(table.c.id, table.c.version))).all()
     assert [tuple(row) for row in rows] == [(1, SCHEMA_VERSION)]

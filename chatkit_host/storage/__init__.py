@@ -3,7 +3,7 @@
 Open a store from the ``store.url`` of chatkit.yaml with :func:`open_store`; it implements the
 ChatKit SDK's ``Store`` with every operation scoped to ``RequestContext.user_id``. What differs
 between databases (engine settings, transaction runner, thread leases, outage errors) is in one
-module per backend under `backends/`, listed in `backends.BACKENDS`.
+module per backend under `backends/`, listed in `backends.LISTED`.
 
 May import: `config` and the foundation (`errors`, `refs`, `context`); storage knows nothing of
 agents, the protocol or HTTP.

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatkit_host.errors import ConfigError
 
-from .backends import BACKENDS, backend_for_scheme
+from .backends import LISTED, backend_for_scheme
 from .urls import CONFIG_KEY, redact, redacted_url, url_problem
 
 __all__ = ["CONFIG_KEY", "SUPPORTED_URLS", "engine_for_url", "redacted_url"]
 
-SUPPORTED_URLS = tuple(url for backend in BACKENDS.values() for url in backend.example_urls)
+SUPPORTED_URLS = tuple(url for listed in LISTED.values() for url in listed.example_urls)
 
 
 def engine_for_url(url: str, *, base_dir: Path | None = None) -> AsyncEngine:

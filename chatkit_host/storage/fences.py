@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from chatkit.errors import CustomStreamError
 from sqlalchemy import Connection, Table, bindparam, select
 
-from .tables import TurnLeaseRow, table_of
+from .tables import TURN_LEASES
 
 logger = logging.getLogger("chatkit_host.storage.fences")
 
-_LEASES: Table = table_of(TurnLeaseRow)
+_LEASES: Table = TURN_LEASES
 # FOR SHARE on PostgreSQL (a takeover's upsert waits for the write in progress); SQLite writers
 # are serialised by BEGIN IMMEDIATE already and it renders nothing there.
 _HOLDER = select(_LEASES.c.holder).where(_LEASES.c.thread_id == bindparam("thread_id")).with_for_update(

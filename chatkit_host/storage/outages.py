@@ -35,9 +35,9 @@ def _says_unreachable(error: BaseException, drivers: tuple[type[BaseException], 
 
 def _driver_outages() -> tuple[type[BaseException], ...]:
     # Imported here: the backends' modules use this one (a lease release logs by it).
-    from .backends import BACKENDS
+    from .backends import loaded_backends
 
-    return tuple(error for backend in BACKENDS.values() for error in backend.loaded_outage_errors())
+    return tuple(error for backend in loaded_backends() for error in backend.loaded_outage_errors())
 
 
 def _wrapped(error: BaseException, limit: int = 16) -> list[BaseException]:

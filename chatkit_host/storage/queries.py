@@ -13,15 +13,10 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, sele
 
 from chatkit_host.context import RequestContext
 
-from .tables import AttachmentRow, FeedbackRow, ItemRow, ThreadRow, table_of
+from .tables import ATTACHMENTS, ITEMS, THREADS
 
 Order = Literal["asc", "desc"]
 T = TypeVar("T")
-
-THREADS: Table = table_of(ThreadRow)
-ITEMS: Table = table_of(ItemRow)
-ATTACHMENTS: Table = table_of(AttachmentRow)
-FEEDBACK: Table = table_of(FeedbackRow)
 
 
 def values(table: Table, *columns: str) -> dict[str, Any]:

@@ -32,11 +32,7 @@ from .fences import FENCE, check_fence
 from .leases import ThreadLeases
 from .preloaded import PRELOADED
 from .queries import (
-    ATTACHMENTS,
-    FEEDBACK,
-    ITEMS,
     THREAD_DATA,
-    THREADS,
     attachment_not_found,
     check_page,
     column_time,
@@ -53,7 +49,7 @@ from .queries import (
     thread_not_found,
     thread_upsert,
 )
-from .tables import ensure_schema
+from .tables import ATTACHMENTS, FEEDBACK, ITEMS, THREADS, ensure_schema
 
 __all__ = ["SQLStore", "new_id", "open_store"]
 

@@ -13,8 +13,6 @@ seq)`` on items.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +24,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    MetaData,
     Table,
     Text,
     UniqueConstraint,
@@ -33,7 +32,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import Field, SQLModel
 
 from chatkit_host.errors import ConfigError, ConfigProblem
 
@@ -48,162 +46,115 @@ def _seq_column() -> Column[int]:
     # SQLite only autoincrements a column typed exactly INTEGER PRIMARY KEY; PostgreSQL gets
     # BIGSERIAL.
     return Column(
+        "seq",
         BigInteger().with_variant(Integer(), "sqlite"),
         primary_key=True,
         autoincrement=True,
     )
 
 
-class SchemaVersionRow(SQLModel, table=True):
-    """One row (``id`` = 1) holding the schema version of the database."""
+#: The store's tables only: a database it shares with an application's own tables leaves those alone.
+METADATA = MetaData()
 
-    __tablename__ = "chatkit_schema_version"
-    __table_args__ = (CheckConstraint("id = 1", name="ck_chatkit_schema_version_one_row"),)
+#: One row (``id`` = 1) holding the schema version of the database.
+SCHEMA_VERSIONS = Table(
+    "chatkit_schema_version", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("id = 1", name="ck_chatkit_schema_version_one_row"),
+)
 
-    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    version: int = Field(sa_column=Column(Integer, nullable=False))
+#: Threads; ``data`` is the thread's ``chatkit.types.ThreadMetadata``.
+THREADS = Table(
+    "chatkit_threads", METADATA,
+    _seq_column(),
+    # Unique across users, so one user can never create a thread under another's id.
+    Column("id", Text, nullable=False, unique=True),
+    Column("user_id", Text, nullable=False),
+    # The thread's own timestamp (UTC when it had a zone, verbatim when naive); informational.
+    Column("created_at", DateTime, nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_chatkit_threads_user_seq", "user_id", "seq"),
+    sqlite_autoincrement=True,
+)
 
+#: Thread items; ``data`` is the item's ``chatkit.types.ThreadItem``. Item ids are unique per
+#: thread only: the same id may exist in two threads.
+ITEMS = Table(
+    "chatkit_items", METADATA,
+    _seq_column(),
+    Column("thread_id", Text, ForeignKey("chatkit_threads.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Text, nullable=False),
+    # The thread owner, repeated so an item lookup needs no join to be scoped.
+    Column("user_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("data", Text, nullable=False),
+    UniqueConstraint("thread_id", "id", name="uq_chatkit_items_thread_id"),
+    Index("ix_chatkit_items_thread_seq", "thread_id", "seq"),
+    sqlite_autoincrement=True,
+)
 
-class ThreadRow(SQLModel, table=True):
-    """A thread; ``data`` is its ``chatkit.types.ThreadMetadata``."""
+#: Attachment metadata (not the file); ``data`` is the ``chatkit.types.Attachment``.
+ATTACHMENTS = Table(
+    "chatkit_attachments", METADATA,
+    Column("id", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("thread_id", Text, ForeignKey("chatkit_threads.id", ondelete="CASCADE"), nullable=True,
+           index=True),
+    # When the row was first written (UTC): lets a cleanup job find uploads never attached.
+    Column("created_at", DateTime, nullable=False),
+    Column("data", Text, nullable=False),
+)
 
-    __tablename__ = "chatkit_threads"
-    __table_args__ = (
-        Index("ix_chatkit_threads_user_seq", "user_id", "seq"),
-        {"sqlite_autoincrement": True},
-    )
+#: The latest feedback (``positive`` / ``negative``) a user gave one item.
+FEEDBACK = Table(
+    "chatkit_feedback", METADATA,
+    Column("thread_id", Text, primary_key=True),
+    Column("item_id", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    # Deleting an item (or, through it, its thread) deletes its feedback.
+    ForeignKeyConstraint(["thread_id", "item_id"], ["chatkit_items.thread_id", "chatkit_items.id"],
+                         ondelete="CASCADE"),
+)
 
-    seq: int | None = Field(default=None, sa_column=_seq_column())
-    #: Unique across users, so one user can never create a thread under another's id.
-    id: str = Field(sa_column=Column(Text, nullable=False, unique=True))
-    user_id: str = Field(sa_column=Column(Text, nullable=False))
-    #: The thread's own timestamp (UTC when it had a zone, verbatim when naive); informational.
-    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
-    data: str = Field(sa_column=Column(Text, nullable=False))
+#: A thread's app state (`state:` in chatkit.yaml); ``data`` is its JSON object. Kept beside the
+#: thread row, not in its metadata: the SDK saves a thread's metadata from the copy a turn loaded,
+#: which would put back state a tool changed during that turn.
+THREAD_STATES = Table(
+    "chatkit_thread_state", METADATA,
+    Column("thread_id", Text, ForeignKey("chatkit_threads.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("data", Text, nullable=False),
+)
 
+#: Which turn holds a thread (see `chatkit_host.protocol.turns`); a row exists while it runs.
+#: ``holder`` is the turn's fencing token: the store's writes during a turn check that the row
+#: still names it (`fences.py`). ``host``, ``pid`` and ``expires_at`` let a SQLite holder's lease
+#: be taken over when it died or stopped renewing; PostgreSQL holders keep an advisory lock.
+#: Created with the other tables by every release that has it: older databases gain it on open.
+TURN_LEASES = Table(
+    "chatkit_turn_leases", METADATA,
+    Column("thread_id", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
 
-class ItemRow(SQLModel, table=True):
-    """A thread item; ``data`` is its ``chatkit.types.ThreadItem``.
-
-    Item ids are unique per thread only: the same id may exist in two threads.
-    """
-
-    __tablename__ = "chatkit_items"
-    __table_args__ = (
-        UniqueConstraint("thread_id", "id", name="uq_chatkit_items_thread_id"),
-        Index("ix_chatkit_items_thread_seq", "thread_id", "seq"),
-        {"sqlite_autoincrement": True},
-    )
-
-    seq: int | None = Field(default=None, sa_column=_seq_column())
-    thread_id: str = Field(
-        sa_column=Column(
-            Text, ForeignKey("chatkit_threads.id", ondelete="CASCADE"), nullable=False
-        )
-    )
-    id: str = Field(sa_column=Column(Text, nullable=False))
-    #: The thread owner, repeated so an item lookup needs no join to be scoped.
-    user_id: str = Field(sa_column=Column(Text, nullable=False))
-    type: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
-    data: str = Field(sa_column=Column(Text, nullable=False))
-
-
-class AttachmentRow(SQLModel, table=True):
-    """Attachment metadata (not the file); ``data`` is its ``chatkit.types.Attachment``."""
-
-    __tablename__ = "chatkit_attachments"
-
-    id: str = Field(sa_column=Column(Text, primary_key=True))
-    user_id: str = Field(sa_column=Column(Text, nullable=False))
-    thread_id: str | None = Field(
-        default=None,
-        sa_column=Column(
-            Text,
-            ForeignKey("chatkit_threads.id", ondelete="CASCADE"),
-            nullable=True,
-            index=True,
-        ),
-    )
-    #: When the row was first written (UTC): lets a cleanup job find uploads never attached.
-    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
-    data: str = Field(sa_column=Column(Text, nullable=False))
-
-
-class FeedbackRow(SQLModel, table=True):
-    """The latest feedback (``positive`` / ``negative``) a user gave one item."""
-
-    __tablename__ = "chatkit_feedback"
-    __table_args__ = (
-        # Deleting an item (or, through it, its thread) deletes its feedback.
-        ForeignKeyConstraint(
-            ["thread_id", "item_id"],
-            ["chatkit_items.thread_id", "chatkit_items.id"],
-            ondelete="CASCADE",
-        ),
-    )
-
-    thread_id: str = Field(sa_column=Column(Text, primary_key=True))
-    item_id: str = Field(sa_column=Column(Text, primary_key=True))
-    user_id: str = Field(sa_column=Column(Text, nullable=False))
-    kind: str = Field(sa_column=Column(Text, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
-
-
-class ThreadStateRow(SQLModel, table=True):
-    """A thread's app state (`state:` in chatkit.yaml); ``data`` is its JSON object.
-
-    Kept beside the thread row, not in its metadata: the SDK saves a thread's metadata from the copy
-    a turn loaded, which would put back state a tool changed during that turn.
-    """
-
-    __tablename__ = "chatkit_thread_state"
-
-    thread_id: str = Field(
-        sa_column=Column(
-            Text, ForeignKey("chatkit_threads.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    user_id: str = Field(sa_column=Column(Text, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
-    data: str = Field(sa_column=Column(Text, nullable=False))
-
-
-class TurnLeaseRow(SQLModel, table=True):
-    """Which turn holds a thread (see `chatkit_host.protocol.turns`); a row exists while it runs.
-
-    ``holder`` is the turn's fencing token: the store's writes during a turn check that the row
-    still names it (`fences.py`). ``host``, ``pid`` and ``expires_at`` let a SQLite holder's lease
-    be taken over when it died or stopped renewing; PostgreSQL holders keep an advisory lock.
-    Created with the other tables by every release that has it: older databases gain it on open.
-    """
-
-    __tablename__ = "chatkit_turn_leases"
-
-    thread_id: str = Field(sa_column=Column(Text, primary_key=True))
-    holder: str = Field(sa_column=Column(Text, nullable=False))
-    host: str = Field(sa_column=Column(Text, nullable=False))
-    pid: int = Field(sa_column=Column(Integer, nullable=False))
-    expires_at: float = Field(sa_column=Column(Float, nullable=False))
-
-
-def table_of(row: type[SQLModel]) -> Table:
-    """The SQLAlchemy table of a row class: SQLModel sets ``__table__`` on every ``table=True``
-    class, but its type hints do not declare it."""
-    return cast(Table, getattr(row, "__table__"))
-
-
-#: Every table the store owns, parents first. Only these are created: other SQLModel tables that
-#: share ``SQLModel.metadata`` are left alone.
+#: Every table the store owns, parents first.
 TABLES = [
-    table_of(SchemaVersionRow),
-    table_of(ThreadRow),
-    table_of(ItemRow),
-    table_of(AttachmentRow),
-    table_of(FeedbackRow),
+    SCHEMA_VERSIONS,
+    THREADS,
+    ITEMS,
+    ATTACHMENTS,
+    FEEDBACK,
     # Added without a version bump: `create_all` adds a missing table to an existing database.
-    table_of(ThreadStateRow),
-    table_of(TurnLeaseRow),
+    THREAD_STATES,
+    TURN_LEASES,
 ]
 
 #: ``_MIGRATIONS[n]`` upgrades a version-``n`` database to version ``n + 1``.
@@ -236,11 +187,11 @@ async def ensure_schema(engine: AsyncEngine) -> None:
             if version is not None and version > SCHEMA_VERSION:
                 raise _newer_schema(engine, version)
             await connection.run_sync(
-                lambda sync: SQLModel.metadata.create_all(sync, tables=TABLES)
+                lambda sync: METADATA.create_all(sync, tables=TABLES)
             )
             if version is None:
                 await connection.execute(
-                    table_of(SchemaVersionRow).insert().values(
+                    SCHEMA_VERSIONS.insert().values(
                         id=1, version=SCHEMA_VERSION
                     )
                 )
@@ -250,7 +201,7 @@ async def ensure_schema(engine: AsyncEngine) -> None:
 
 async def _stored_version(connection: AsyncConnection) -> int | None:
     """The recorded schema version; ``None`` for a database the store has never opened."""
-    table = table_of(SchemaVersionRow)
+    table = SCHEMA_VERSIONS
     exists = await connection.run_sync(lambda sync: inspect(sync).has_table(table.name))
     if not exists:
         return None
@@ -258,7 +209,7 @@ async def _stored_version(connection: AsyncConnection) -> int | None:
 
 
 async def _migrate(connection: AsyncConnection, version: int) -> None:
-    table = table_of(SchemaVersionRow)
+    table = SCHEMA_VERSIONS
     while version < SCHEMA_VERSION:
         step = _MIGRATIONS.get(version)
         if step is None:

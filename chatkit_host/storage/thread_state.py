@@ -16,10 +16,10 @@ from sqlalchemy import Connection, Table, select
 from chatkit_host.context import RequestContext
 
 from .store import SQLStore
-from .tables import ThreadRow, ThreadStateRow, table_of
+from .tables import THREAD_STATES, THREADS
 
-_STATE: Table = table_of(ThreadStateRow)
-_THREADS: Table = table_of(ThreadRow)
+_STATE: Table = THREAD_STATES
+_THREADS: Table = THREADS
 
 
 async def load_thread_state(store: SQLStore, thread_id: str, context: RequestContext) -> dict[str, Any] | None:

@@ -21,13 +21,13 @@ from sqlalchemy import Connection, Table, select, update
 from chatkit_host.errors import Refusal
 from chatkit_host.storage.files import owner_key
 from chatkit_host.storage.store import SQLStore
-from chatkit_host.storage.tables import AttachmentRow, table_of
+from chatkit_host.storage.tables import ATTACHMENTS
 
 CLAIMED = "x-chatkit-host-claimed"
 """Descriptor header that marks an announced attachment whose upload is under way."""
 
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
-_TABLE: Table = table_of(AttachmentRow)
+_TABLE: Table = ATTACHMENTS
 
 
 async def claim(store: SQLStore, ident: str, owner: str) -> tuple[Attachment, str]:

@@ -56,16 +56,10 @@ class EngineRunner(TransactionRunner):
 
 class Backend(ABC):
     """One kind of database a store can live in. Its module holds everything that differs by
-    database; `backends.BACKENDS` lists them."""
+    database; `backends.LISTED` lists them."""
 
     name: str
     """The name in the registry (`sqlite`, `postgresql`, `memory`)."""
-    example_urls: tuple[str, ...]
-    """`store.url` forms it accepts, for help texts."""
-
-    @abstractmethod
-    def accepts(self, scheme: str) -> bool:
-        """Whether a `store.url` with this (lower-case) scheme is this backend's."""
 
     @abstractmethod
     def engine(self, url: str, base_dir: Path | None) -> AsyncEngine:

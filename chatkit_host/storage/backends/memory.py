@@ -23,10 +23,6 @@ if TYPE_CHECKING:
 
 class MemoryBackend(Backend):
     name = "memory"
-    example_urls = ("memory://",)
-
-    def accepts(self, scheme: str) -> bool:
-        return scheme == "memory"
 
     def engine(self, url: str, base_dir: Path | None) -> AsyncEngine:
         rest = url.partition("://")[2]

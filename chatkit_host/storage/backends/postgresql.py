@@ -24,7 +24,7 @@ from chatkit_host.storage.fences import Fence
 from chatkit_host.storage.leases import Lease, ThreadLeases
 from chatkit_host.storage.preloaded import PreloadedThread
 from chatkit_host.storage.queries import THREAD_DATA
-from chatkit_host.storage.tables import TurnLeaseRow, table_of
+from chatkit_host.storage.tables import TURN_LEASES
 from chatkit_host.storage.urls import redact, require_driver, url_problem
 
 from .base import Backend, EngineRunner, TransactionRunner
@@ -42,15 +42,10 @@ POSTGRES_COMMAND_TIMEOUT = 30.0
 #: 64-bit key of the advisory lock that serializes schema set-up across processes.
 _SCHEMA_LOCK_KEY = 0x63686B7473636865  # "chktsche"
 _LEASE_NAMESPACE = 0x43484B54  # "CHKT": keeps our turn locks apart from other users of the database
-_SCHEMES = {"postgres", "postgresql"}
 
 
 class PostgresBackend(Backend):
     name = "postgresql"
-    example_urls = ("postgresql://user:password@host/dbname",)
-
-    def accepts(self, scheme: str) -> bool:
-        return scheme in _SCHEMES or scheme.startswith("postgresql+")
 
     def engine(self, url: str, base_dir: Path | None) -> AsyncEngine:
         try:
@@ -123,7 +118,7 @@ def _asyncpg_outages(asyncpg: Any) -> tuple[type[BaseException], ...]:
 
 # --- leases -----------------------------------------------------------------------------------
 
-_LEASES: Table = table_of(TurnLeaseRow)
+_LEASES: Table = TURN_LEASES
 _DROP_LEASE = text("DELETE FROM chatkit_turn_leases WHERE thread_id = :t AND holder = :h")
 _HOST = socket.gethostname()
 

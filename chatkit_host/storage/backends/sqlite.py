@@ -50,15 +50,10 @@ WRITE_OPTIONS = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
 LEASE_SECONDS = 30.0
 """A lease not renewed for this long is free; holders renew it every third of that."""
 
-_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
 
 
 class SQLiteBackend(Backend):
     name = "sqlite"
-    example_urls = ("sqlite:///relative/path.db", "sqlite:////absolute/path.db")
-
-    def accepts(self, scheme: str) -> bool:
-        return scheme in _SCHEMES
 
     def engine(self, url: str, base_dir: Path | None) -> AsyncEngine:
         path = _sqlite_path(url.partition("://")[2], base_dir)
