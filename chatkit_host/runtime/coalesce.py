@@ -113,36 +113,37 @@ async def _coalesced(
     loop = asyncio.get_running_loop()
     upstream = _ReadAhead(events)
     merged: _Merged | None = None
+    expired = False
     try:
         while True:
-            if upstream.ready:
+            # Everything that arrived is merged or passed on before the window is looked at, so
+            # deltas that came in while this waited for the deadline still join its flush.
+            while upstream.ready:
                 event = upstream.ready.popleft()
                 if isinstance(event, ResponseTextDeltaEvent):
                     if merged is not None and merged.accepts(event):
                         merged.add(event)
-                        if loop.time() < merged.deadline:
-                            continue
-                        flushed, merged = merged.event(), None
-                        yield flushed
                         continue
                     if merged is not None:
                         flushed, merged = merged.event(), None
                         yield flushed
-                    merged = _Merged(event, loop.time() + window)
+                    merged, expired = _Merged(event, loop.time() + window), False
                     continue
                 if merged is not None:
                     flushed, merged = merged.event(), None
                     yield flushed
                 yield event
                 upstream.resume()
+            if merged is not None and (expired or loop.time() >= merged.deadline):
+                flushed, merged = merged.event(), None
+                yield flushed
                 continue
             if upstream.finished:
                 break
             if merged is None:
-                await upstream.arrival(None)
-            elif not await upstream.arrival(merged.deadline - loop.time()):
-                flushed, merged = merged.event(), None
-                yield flushed
+                await upstream.arrival(None, None)
+            else:
+                expired = not await upstream.arrival(merged.deadline - loop.time(), merged)
         if merged is not None:
             yield merged.event()
         if upstream.error is not None:
@@ -153,7 +154,10 @@ async def _coalesced(
 
 class _ReadAhead:
     """Iterates ``events`` in its own task, so the consumer can wait for "next event or deadline"
-    without a task (and a loop turn) per event."""
+    without a task (and a loop turn) per event. While the consumer holds a merge open it is woken
+    only by what ends the merge early (another kind of event, a delta of another item, the end of
+    the stream), not by every delta that joins it: with a model pacing its deltas, that is one wake
+    per flush window instead of one per delta."""
 
     def __init__(self, events: AsyncIterator[TResponseStreamEvent]):
         self.ready: deque[TResponseStreamEvent] = deque()
@@ -161,6 +165,7 @@ class _ReadAhead:
         self.error: BaseException | None = None
         self._loop = asyncio.get_running_loop()
         self._arrived: asyncio.Future[bool] | None = None
+        self._merging: _Merged | None = None
         self._consumed: asyncio.Future[None] | None = None
         self._task = self._loop.create_task(self._run(events))
 
@@ -168,26 +173,30 @@ class _ReadAhead:
         try:
             async for event in events:
                 self.ready.append(event)
-                self._signal(True)
                 if not isinstance(event, ResponseTextDeltaEvent):
+                    self._signal(True)
                     self._consumed = self._loop.create_future()
                     await self._consumed
+                elif self._merging is None or not self._merging.accepts(event):
+                    self._signal(True)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
             self.error = error
         finally:
             self.finished = True
             self._signal(True)
 
-    async def arrival(self, timeout: float | None) -> bool:
-        """Wait until an event arrives or the upstream ends (True), or ``timeout`` passes (False)."""
+    async def arrival(self, timeout: float | None, merging: _Merged | None) -> bool:
+        """Wait until an event arrives that does not join ``merging`` or the upstream ends (True),
+        or ``timeout`` passes (False)."""
         if timeout is not None and timeout <= 0:
             return False
         self._arrived = waiter = self._loop.create_future()
+        self._merging = merging
         timer = None if timeout is None else self._loop.call_later(timeout, _settle, waiter, False)
         try:
             return await waiter
         finally:
-            self._arrived = None
+            self._arrived = self._merging = None
             if timer is not None:
                 timer.cancel()
 
