@@ -80,6 +80,17 @@ async def test_slow_deltas_are_never_held_past_the_window(tmp_path: Path) -> Non
         assert len(deltas) == len(REPLY.split())
 
 
+async def test_a_replys_first_words_are_never_held_for_the_window(tmp_path: Path) -> None:
+    # A window longer than the whole reply: without the rule the reply would be one event, sent
+    # when the model is done; with it the first word goes out alone, at once, and the rest merged.
+    async with client_for(tmp_path, 1000) as client:
+        turn = await client.create_thread("hello")
+        deltas = text_deltas(turn)
+        assert deltas[0].strip() == WORDS[0]
+        assert len(deltas) == 2
+        assert "".join(deltas) == REPLY
+
+
 async def test_zero_turns_coalescing_off_one_event_per_word(tmp_path: Path) -> None:
     async with client_for(tmp_path, 0) as client:
         turn = await client.create_thread("hello")

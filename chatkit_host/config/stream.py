@@ -11,10 +11,11 @@ class StreamConfig(BaseModel):
     # The settings of `models.Strict`, repeated: models.py imports this module.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    coalesce_ms: float = Field(20, ge=0, le=1000)
+    coalesce_ms: float = Field(40, ge=0, le=1000)
     """Text deltas that arrive within this many milliseconds of the first are sent as one event:
-    the same text in fewer, larger pieces (less CPU per reply). `0` sends every model delta as
-    its own event."""
+    the same text in fewer, larger pieces (less CPU per reply). A message's first delta is always
+    sent at once, so its first words are never held; after them no text waits longer than the
+    window (at 40 ms, at most 25 pieces a second). `0` sends every model delta as its own event."""
     allow_cancel: bool = True
     """Whether ChatKit.js offers the user a stop button while a reply streams (the SDK's
     `stream_options`). `false` for replies that must not be cut short, e.g. while a tool books

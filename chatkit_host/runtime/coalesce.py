@@ -11,6 +11,8 @@ What a caller may rely on:
 
 - Only consecutive `response.output_text.delta` events of the same item, output and content index
   are merged; every other event passes through unchanged and in order.
+- The first delta of each item and content index goes out at once: a reply's first words are
+  never held for the window, only what follows them.
 - Buffered text is flushed before any other event, when the window (counted from the first
   buffered delta) expires, and at the end of the stream; an upstream error is raised after the
   flush.
@@ -114,6 +116,7 @@ async def _coalesced(
     upstream = _ReadAhead(events)
     merged: _Merged | None = None
     expired = False
+    started: set[tuple[str, int, int]] = set()  # item, output and content index with text sent
     try:
         while True:
             # Everything that arrived is merged or passed on before the window is looked at, so
@@ -127,6 +130,11 @@ async def _coalesced(
                     if merged is not None:
                         flushed, merged = merged.event(), None
                         yield flushed
+                    part = (event.item_id, event.output_index, event.content_index)
+                    if part not in started:
+                        started.add(part)
+                        yield event
+                        continue
                     merged, expired = _Merged(event, loop.time() + window), False
                     continue
                 if merged is not None:
