@@ -11,8 +11,10 @@ projects, and every figure is the median over rounds:
 - **cold start**: a fresh process on an existing project until `/healthz` answers 200, and the
   CPU it used by then (each checkout byte-compiled first, as an install is);
 - **streamed turns**: 8 conversations at once, 40 turns a round, new threads (200 deltas, no
-  pause), then the same with the model pausing 5 ms between deltas; turns per second, time to
-  first event and server CPU per turn.
+  pause); **follow-ups**, the same as the next message on each conversation's thread (its history
+  loaded, the thread leased, the user's message written before the first event); and new threads
+  from the model pausing 5 ms between deltas (**paced**). Turns per second, time to first event
+  and server CPU per turn.
 
 Each checkout runs with its own code (`PYTHONPATH` and working directory) and this one's Python
 environment, so the dependencies are the same on every side.
@@ -41,7 +43,7 @@ from bench.servers import Project, Server, free_port, stop, wait_healthy, write_
 from bench.stats import median  # noqa: E402
 
 BASELINE = "baseline"
-WORKLOADS = ("cold_start", "streamed", "paced")
+WORKLOADS = ("cold_start", "streamed", "followups", "paced")
 
 
 def _command(side: str, project: Project, port: int) -> list[str]:
@@ -101,13 +103,14 @@ def cold_start(trees: dict[str, Path], work: Path, rounds: int) -> dict[str, dic
             for side, rows in samples.items()}
 
 
-def turns(trees: dict[str, Path], work: Path, rounds: int, paced: bool) -> dict[str, dict[str, float]]:
+def turns(trees: dict[str, Path], work: Path, rounds: int, paced: bool,
+          follow_up: bool = False) -> dict[str, dict[str, float]]:
     name = "streamed-paced" if paced else "streamed"
     project = write_project(work / name, streamed.PACED_SCRIPT if paced else streamed.SCRIPT)
     results: dict[str, list[streamed.Round]] = {side: [] for side in trees}
     with serving(trees, project) as servers:
         for side in rotations(list(trees), rounds):
-            results[side].append(asyncio.run(streamed.run_round(servers[side], 8, 40)))
+            results[side].append(asyncio.run(streamed.run_round(servers[side], 8, 40, follow_up)))
     return {side: {"turns per second": median([r.turns_per_s for r in rows]),
                    "time to first event p50 (ms)": median([r.first_p50_ms for r in rows]),
                    "time to first event p99 (ms)": median([r.first_p99_ms for r in rows]),
@@ -152,6 +155,9 @@ def main() -> None:
         if "streamed" in only:
             print("\n" + table("streamed turns, 8 at once", turns(trees, Path(work), args.rounds, False)),
                   flush=True)
+        if "followups" in only:
+            print("\n" + table("follow-up turns, 8 threads at once",
+                               turns(trees, Path(work), args.rounds, False, follow_up=True)), flush=True)
         if "paced" in only:
             print("\n" + table("the same, the model pausing 5 ms between deltas",
                                turns(trees, Path(work), args.rounds, True)), flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -332,5 +333,39 @@ async def test_a_turn_checks_its_thread_without_a_trip_to_a_worker_thread(tmp_pa
             event.remove(engine, "before_cursor_execute", record)
     assert turn.assistant_text == "Echo 2: again" and len(listed["data"]) == 4
     loop_thread = threading.current_thread().name
-    # The request's check, then the lease's transaction on the writer thread (the turn's own load).
-    assert readers[:2] == [loop_thread, "chatkit-store-write_0"]
+    # The request's check, then the lease's transaction (the turn's own load): nothing else was
+    # writing, so it ran at once on the loop's thread too.
+    assert readers[:2] == [loop_thread, loop_thread]
+
+
+async def test_a_turn_waits_its_turn_for_a_write_lock_another_process_holds(tmp_path: Path) -> None:
+    """A write is tried on the event loop's thread only if the lock is free that instant: while
+    another process holds it, the turn's writes wait on the writer thread, and the turn succeeds
+    once the lock is let go, with nothing lost."""
+    database = tmp_path / "chatkit.db"
+    path = turns_project(tmp_path, f"sqlite:///{database}")
+    writers: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT OR REPLACE INTO CHATKIT_TURN_LEASES"):
+            writers.append(threading.current_thread().name)
+
+    async with run_host(path) as running:
+        client, engine = running.client(), running.host.store.engine.sync_engine
+        thread_id = (await client.create_thread("hello")).thread_id
+        other = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process's write transaction, held open
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            pending = asyncio.create_task(client.add_message(thread_id, "again"))
+            await asyncio.sleep(0.3)
+            assert not pending.done()  # waiting for the lock, the event loop still serving
+            assert (await client.list_items(thread_id))["data"][0]["type"] == "user_message"
+            other.execute("COMMIT")
+            turn = await pending
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+            other.close()
+        listed = await client.list_items(thread_id)
+    assert turn.assistant_text == "Echo 2: again" and len(listed["data"]) == 4
+    assert writers[:1] == ["chatkit-store-write_0"]
