@@ -25,11 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,28 +36,11 @@ if __package__ in (None, ""):  # `python bench/compare.py`
 
 from bench import streamed  # noqa: E402
 from bench.report import machine  # noqa: E402
-from bench.servers import Project, Server, free_port, stop, wait_healthy, write_project  # noqa: E402
+from bench.servers import Project, Server, launch, stop, wait_healthy, write_project  # noqa: E402
 from bench.stats import median  # noqa: E402
 
 BASELINE = "baseline"
 WORKLOADS = ("cold_start", "streamed", "followups", "paced")
-
-
-def _command(side: str, project: Project, port: int) -> list[str]:
-    if side == BASELINE:
-        return [sys.executable, "-m", "bench.baseline", "--port", str(port), "--db",
-                str(project.baseline_db), "--script", str(project.script), "--log-level", "warning"]
-    return [sys.executable, "-m", "chatkit_host", "serve", "--config", str(project.root / "chatkit.yaml"),
-            "--port", str(port), "--log-level", "warning"]
-
-
-def launch(side: str, tree: Path, project: Project) -> Server:
-    port = free_port()
-    log = (project.root / f"{side}.log").open("ab")
-    started = time.perf_counter()
-    process = subprocess.Popen(_command(side, project, port), cwd=tree, stdout=log,
-                               stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(tree)})
-    return Server(side, process, port, started)
 
 
 @contextmanager
@@ -68,7 +48,7 @@ def serving(trees: dict[str, Path], project: Project) -> Iterator[dict[str, Serv
     servers: dict[str, Server] = {}
     try:
         for side, tree in trees.items():
-            servers[side] = launch(side, tree, project)
+            servers[side] = launch(side, project, tree)
             wait_healthy(servers[side])
         yield servers
     finally:
@@ -92,7 +72,7 @@ def cold_start(trees: dict[str, Path], work: Path, rounds: int) -> dict[str, dic
         pass
     samples: dict[str, list[tuple[float, float]]] = {side: [] for side in trees}
     for side in rotations(list(trees), rounds):
-        server = launch(side, trees[side], project)
+        server = launch(side, project, trees[side])
         try:
             elapsed = wait_healthy(server)
             samples[side].append((elapsed, server.cpu_seconds()))

@@ -97,19 +97,21 @@ def free_port() -> int:
 
 
 def command(side: str, project: Project, port: int) -> list[str]:
-    if side == "host":
-        return [sys.executable, "-m", "chatkit_host", "serve", "--config",
-                str(project.root / "chatkit.yaml"), "--port", str(port), "--log-level", "warning"]
-    return [sys.executable, "-m", "bench.baseline", "--port", str(port), "--db",
-            str(project.baseline_db), "--script", str(project.script), "--log-level", "warning"]
+    """The baseline's command for the side named `baseline`, the host's for any other."""
+    if side == "baseline":
+        return [sys.executable, "-m", "bench.baseline", "--port", str(port), "--db",
+                str(project.baseline_db), "--script", str(project.script), "--log-level", "warning"]
+    return [sys.executable, "-m", "chatkit_host", "serve", "--config",
+            str(project.root / "chatkit.yaml"), "--port", str(port), "--log-level", "warning"]
 
 
-def launch(side: str, project: Project) -> Server:
+def launch(side: str, project: Project, tree: Path = REPO) -> Server:
+    """``side``'s server on ``project``, running the code of the checkout ``tree``."""
     port = free_port()
     log = (project.root / f"{side}.log").open("ab")
     started = time.perf_counter()
-    process = subprocess.Popen(command(side, project, port), cwd=REPO, stdout=log,
-                               stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    process = subprocess.Popen(command(side, project, port), cwd=tree, stdout=log,
+                               stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(tree)})
     return Server(side, process, port, started)
 
 
