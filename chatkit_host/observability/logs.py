@@ -22,7 +22,7 @@ from chatkit_host.observability.log_format import FIELDS
 REQUESTS = logging.getLogger("chatkit_host.requests")
 
 
-@dataclass
+@dataclass(slots=True)  # one lives as long as its stream: no per-instance __dict__
 class RequestRecord:
     """What one request did; `outcome` is settled when the response ends."""
 

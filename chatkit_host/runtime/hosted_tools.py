@@ -8,6 +8,7 @@ storage instead and keeps a signed URL (re-signed whenever the thread is read).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -99,8 +100,15 @@ def image_converter(
     """The stream converter of one turn: generated images to file storage, unless configured off."""
     partial = partial_images(list(getattr(agent, "tools", [])))
     if files is None or runtime.config.converters.generated_images != "files":
-        return ResponseStreamConverter(partial_images=partial)
+        return _plain_converter(partial)
     return GeneratedImageFiles(files, context, partial)
+
+
+@functools.cache
+def _plain_converter(partial: int | None) -> ResponseStreamConverter:
+    # Stateless: one per partial-image count serves every turn, rather than one more object
+    # each open stream keeps until its end.
+    return ResponseStreamConverter(partial_images=partial)
 
 
 def image_storage_problems(loaded: Any, agents: Mapping[str, Agent]) -> list[ConfigProblem]:
