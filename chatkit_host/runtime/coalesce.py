@@ -24,7 +24,6 @@ What a caller may rely on:
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -120,9 +119,11 @@ async def _coalesced(
     try:
         while True:
             # Everything that arrived is merged or passed on before the window is looked at, so
-            # deltas that came in while this waited for the deadline still join its flush.
-            while upstream.ready:
-                event = upstream.ready.popleft()
+            # deltas that came in while this waited for the deadline still join its flush. What
+            # arrives meanwhile goes to a fresh list (a non-delta is always the last of a batch:
+            # the upstream waits until it is consumed).
+            batch, upstream.ready = upstream.ready, []
+            for event in batch:
                 if isinstance(event, ResponseTextDeltaEvent):
                     if merged is not None and merged.accepts(event):
                         merged.add(event)
@@ -142,6 +143,8 @@ async def _coalesced(
                     yield flushed
                 yield event
                 upstream.resume()
+            if upstream.ready:
+                continue
             if merged is not None and (expired or loop.time() >= merged.deadline):
                 flushed, merged = merged.event(), None
                 yield flushed
@@ -167,8 +170,12 @@ class _ReadAhead:
     the stream), not by every delta that joins it: with a model pacing its deltas, that is one wake
     per flush window instead of one per delta."""
 
+    # Slots and a list: one of these lives as long as its stream, idle or not (an empty deque
+    # alone holds a 64-slot block).
+    __slots__ = ("ready", "finished", "error", "_loop", "_arrived", "_merging", "_consumed", "_task")
+
     def __init__(self, events: AsyncIterator[TResponseStreamEvent]):
-        self.ready: deque[TResponseStreamEvent] = deque()
+        self.ready: list[TResponseStreamEvent] = []
         self.finished = False
         self.error: BaseException | None = None
         self._loop = asyncio.get_running_loop()
@@ -211,6 +218,7 @@ class _ReadAhead:
     def resume(self) -> None:
         """The last non-delta event was consumed: let the upstream go on."""
         _settle(self._consumed, None)
+        self._consumed = None
 
     def close(self) -> None:
         self._task.cancel()
