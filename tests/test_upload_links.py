@@ -160,3 +160,21 @@ async def test_an_upload_link_does_not_carry_the_user_id(tmp_path: Path) -> None
         uploaded = await http.post(url, files={"file": ("cat.png", PNG, "image/png")})
         assert uploaded.status_code == 200
         assert "alice" not in unquote(uploaded.json()["preview_url"])
+
+
+async def test_announcing_a_file_to_a_host_taking_direct_uploads_is_not_supported(tmp_path: Path) -> None:
+    async with running(project(tmp_path, upload="direct")) as (_, client):
+        with pytest.raises(ChatKitHTTPError) as refused:
+            await announce(client, "cat.png", PNG, "image/png")
+        assert refused.value.status == 501
+        assert refused.value.body["error"]["code"] == "not_supported"
+        assert refused.value.body["error"]["message"].startswith("this host takes direct uploads")
+
+
+async def test_dictation_on_a_host_without_transcription_is_not_supported(tmp_path: Path) -> None:
+    async with running(project(tmp_path)) as (_, client):
+        with pytest.raises(ChatKitHTTPError) as refused:
+            await client.call("input.transcribe", {"audio_base64": "AAAA", "mime_type": "audio/webm"})
+        assert refused.value.status == 501
+        assert refused.value.body == {"error": {"code": "not_supported", "message":
+                                                "dictation is off: add a `transcription` section to chatkit.yaml"}}

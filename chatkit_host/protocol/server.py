@@ -36,6 +36,7 @@ from chatkit.types import (
 
 from chatkit_host.protocol.cleanup import finish
 from chatkit_host.context import RequestContext
+from chatkit_host.errors import Refusal
 from chatkit_host.protocol.parsing import ParsedOnce
 from chatkit_host.runtime.build import Runtime
 from chatkit_host.runtime.turn_context import TurnContext
@@ -94,7 +95,7 @@ class HostServer(ParsedOnce, ChatKitServer[RequestContext]):
     async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
         config = self._runtime().config
         if config.transcription is None:
-            raise NotImplementedError("dictation is off: add a `transcription` section to chatkit.yaml")
+            raise Refusal(501, "not_supported", "dictation is off: add a `transcription` section to chatkit.yaml")
         return await transcribe(config.transcription, config.models, audio_input)
 
     async def respond(

@@ -65,10 +65,8 @@ class HostAttachments(AttachmentStore[RequestContext]):
     async def create_attachment(self, input: AttachmentCreateParams, context: RequestContext) -> Attachment:
         """Two-phase upload, phase one: check what the client announces, answer an upload URL."""
         if self.config.upload != "two_phase":
-            raise NotImplementedError(
-                "this host takes direct uploads: post the file to "
-                f"{self.config.route} (files.upload is direct)"
-            )
+            raise Refusal(501, "not_supported", "this host takes direct uploads: post the file to "
+                          f"{self.config.route} (files.upload is direct)")
         self.check_size(input.size)
         self.check_declared_type(input.mime_type)
         ident = self.generate_attachment_id(input.mime_type, context)
