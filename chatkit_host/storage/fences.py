@@ -16,17 +16,18 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from chatkit.errors import CustomStreamError
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from .tables import TURN_LEASES
 
 logger = logging.getLogger("chatkit_host.storage.fences")
 
-_LEASES: Table = TURN_LEASES
 # FOR SHARE on PostgreSQL (a takeover's upsert waits for the write in progress); SQLite writers
 # are serialised by BEGIN IMMEDIATE already and it renders nothing there.
-_HOLDER = select(_LEASES.c.holder).where(_LEASES.c.thread_id == bindparam("thread_id")).with_for_update(
-    read=True
+_HOLDER = (
+    select(TURN_LEASES.c.holder)
+    .where(TURN_LEASES.c.thread_id == bindparam("thread_id"))
+    .with_for_update(read=True)
 )
 
 TURN_LOST_MESSAGE = "another turn took over this thread, so this reply stopped; reload the thread"

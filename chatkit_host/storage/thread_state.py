@@ -11,15 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatkit.store import NotFoundError
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from chatkit_host.context import RequestContext
 
 from .store import SQLStore
 from .tables import THREAD_STATES, THREADS
-
-_STATE: Table = THREAD_STATES
-_THREADS: Table = THREADS
 
 
 async def load_thread_state(store: SQLStore, thread_id: str, context: RequestContext) -> dict[str, Any] | None:
@@ -27,8 +24,8 @@ async def load_thread_state(store: SQLStore, thread_id: str, context: RequestCon
     not theirs)."""
 
     def read(connection: Connection) -> str | None:
-        return connection.scalar(select(_STATE.c.data).where(
-            _STATE.c.thread_id == thread_id, _STATE.c.user_id == context.user_id))
+        return connection.scalar(select(THREAD_STATES.c.data).where(
+            THREAD_STATES.c.thread_id == thread_id, THREAD_STATES.c.user_id == context.user_id))
 
     data = await store.read_transaction(read)
     return None if data is None else json.loads(data)
@@ -41,13 +38,13 @@ async def save_thread_state(store: SQLStore, thread_id: str, state: dict[str, An
               "data": json.dumps(state, separators=(",", ":"))}
 
     def write(connection: Connection) -> bool:
-        owned = connection.scalar(select(_THREADS.c.id).where(
-            _THREADS.c.id == thread_id, _THREADS.c.user_id == context.user_id))
+        owned = connection.scalar(select(THREADS.c.id).where(
+            THREADS.c.id == thread_id, THREADS.c.user_id == context.user_id))
         if owned is None:
             return False
-        insert = store.backend.insert(_STATE).values(**values)
+        insert = store.backend.insert(THREAD_STATES).values(**values)
         connection.execute(insert.on_conflict_do_update(
-            index_elements=[_STATE.c.thread_id],
+            index_elements=[THREAD_STATES.c.thread_id],
             set_={"data": insert.excluded.data, "updated_at": insert.excluded.updated_at}))
         return True
 
@@ -62,9 +59,9 @@ async def stored_states(store: SQLStore, after: str | None, limit: int) -> list[
     """
 
     def read(connection: Connection) -> list[tuple[str, str]]:
-        query = select(_STATE.c.thread_id, _STATE.c.data).order_by(_STATE.c.thread_id).limit(limit)
+        query = select(THREAD_STATES.c.thread_id, THREAD_STATES.c.data).order_by(THREAD_STATES.c.thread_id).limit(limit)
         if after is not None:
-            query = query.where(_STATE.c.thread_id > after)
+            query = query.where(THREAD_STATES.c.thread_id > after)
         return [(row[0], row[1]) for row in connection.execute(query)]
 
     return [(thread_id, json.loads(data)) for thread_id, data in await store.read_transaction(read)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from chatkit.store import NotFoundError
 from chatkit.types import Attachment
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, select, update
 
 from chatkit_host.errors import Refusal
 from chatkit_host.storage.files import owner_key
@@ -27,7 +27,6 @@ CLAIMED = "x-chatkit-host-claimed"
 """Descriptor header that marks an announced attachment whose upload is under way."""
 
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
-_TABLE: Table = ATTACHMENTS
 
 
 async def claim(store: SQLStore, ident: str, owner: str) -> tuple[Attachment, str]:
@@ -40,7 +39,7 @@ async def claim(store: SQLStore, ident: str, owner: str) -> tuple[Attachment, st
     """
 
     def claim_row(connection: Connection) -> tuple[Attachment, str] | str:
-        row = connection.execute(select(_TABLE.c.user_id, _TABLE.c.data).where(_TABLE.c.id == ident)).first()
+        row = connection.execute(select(ATTACHMENTS.c.user_id, ATTACHMENTS.c.data).where(ATTACHMENTS.c.id == ident)).first()
         if row is None or owner_key(row.user_id) != owner:
             return "missing"
         announced = _ATTACHMENT.validate_json(row.data)
@@ -50,7 +49,7 @@ async def claim(store: SQLStore, ident: str, owner: str) -> tuple[Attachment, st
         marked = descriptor.model_copy(update={"headers": {**descriptor.headers, CLAIMED: "1"}})
         claimed = announced.model_copy(update={"upload_descriptor": marked})
         changed = connection.execute(
-            update(_TABLE).where((_TABLE.c.id == ident) & (_TABLE.c.data == row.data))
+            update(ATTACHMENTS).where((ATTACHMENTS.c.id == ident) & (ATTACHMENTS.c.data == row.data))
             .values(data=_ATTACHMENT.dump_json(claimed).decode())
         ).rowcount
         return (announced, row.user_id) if changed == 1 else "taken"

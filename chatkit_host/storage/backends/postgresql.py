@@ -118,7 +118,6 @@ def _asyncpg_outages(asyncpg: Any) -> tuple[type[BaseException], ...]:
 
 # --- leases -----------------------------------------------------------------------------------
 
-_LEASES: Table = TURN_LEASES
 _DROP_LEASE = text("DELETE FROM chatkit_turn_leases WHERE thread_id = :t AND holder = :h")
 _HOST = socket.gethostname()
 
@@ -137,9 +136,9 @@ class AdvisoryLeases(ThreadLeases):
         self._engine = create_async_engine(
             engine.url, poolclass=NullPool, connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT}
         )
-        statement = BACKEND.insert(_LEASES).values({name: bindparam(name) for name in _LEASES.c.keys()})
+        statement = BACKEND.insert(TURN_LEASES).values({name: bindparam(name) for name in TURN_LEASES.c.keys()})
         self._take = statement.on_conflict_do_update(
-            index_elements=[_LEASES.c.thread_id],
+            index_elements=[TURN_LEASES.c.thread_id],
             set_={"holder": statement.excluded.holder, "host": statement.excluded.host,
                   "pid": statement.excluded.pid},
         )

@@ -52,7 +52,6 @@ LEASE_SECONDS = 30.0
 """A lease not renewed for this long is free; holders renew it every third of that."""
 
 
-
 class SQLiteBackend(Backend):
     name = "sqlite"
 
