@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from click.testing import CliRunner, Result
+
+from chatkit_host.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,3 +92,13 @@ def recorded_calls(root: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def invoke_cli(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> Result:
+    """`chatkit-host ARGS` in this process, run from the folder ``cwd`` as a user would."""
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False, env=env)
+    finally:
+        os.chdir(old)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 
 from chatkit_host.cli import COMMAND_MODULES, main
 from chatkit_host.config.models import json_schema
-from projects import REPO, write_project
+from projects import REPO, invoke_cli, write_project
 
 pytestmark = pytest.mark.serial
 
@@ -38,12 +37,7 @@ agents:
 
 def run(*args: str, cwd: Path) -> tuple[int, str]:
     """Invoke the CLI in ``cwd``, as a user would from that folder."""
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    result = invoke_cli(*args, cwd=cwd)
     return result.exit_code, result.output
 
 

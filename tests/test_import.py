@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from chatkit_host.cli import main
 from chatkit_host.config.loader import load_config
 from chatkit_host.refs import resolve
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.testing import ChatKitClient, run_host, serve_host
-from projects import recorded_calls, write_project
+from projects import invoke_cli, recorded_calls, write_project
 
 pytestmark = pytest.mark.serial
 
@@ -48,12 +45,7 @@ ORDER_SCRIPT = {"replies": [
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False, env=env)
-    finally:
-        os.chdir(old)
+    result = invoke_cli(*args, cwd=cwd, env=env)
     return result.exit_code, result.output
 
 

@@ -4,15 +4,13 @@ import could not translate keeps `validate` failing until it is acknowledged."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from chatkit_host.cli import main
+from projects import invoke_cli
 from chatkit_host.testing import run_host
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,12 +28,7 @@ SCRIPT = {"replies": [{"steps": [{"say": (
 
 
 def _cli(*args: str, cwd: Path) -> tuple[int, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    result = invoke_cli(*args, cwd=cwd)
     return result.exit_code, result.output
 
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from chatkit_host.cli import main
 from chatkit_host.config.loader import load_config
 from chatkit_host.errors import ConfigError
 from chatkit_host.runtime.build import build_runtime
 from chatkit_host.runtime.widgets import widget_json
 from chatkit_host.testing import run_host
-from projects import base_config, recorded_calls, write_project
+from projects import base_config, invoke_cli, recorded_calls, write_project
 from ui_project import ORDER_CARD, write_ui_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "widgets"
@@ -46,12 +43,7 @@ def _fixture_project(root: Path) -> Path:
 
 
 def _cli(*args: str, cwd: Path) -> tuple[int, str, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    result = invoke_cli(*args, cwd=cwd)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -6,16 +6,13 @@ fail, it runs for minutes and eats gigabytes.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from chatkit_host.cli import main
-from projects import base_config, write_project
+from projects import base_config, invoke_cli, write_project
 
 pytestmark = pytest.mark.serial
 
@@ -35,12 +32,7 @@ def cli(project: Path, *args: str) -> tuple[int, str]:
 
 def in_process(project: Path, *args: str) -> tuple[int, str]:
     """`chatkit-host ARGS` in `project`, in this process (for what cannot hang)."""
-    old = os.getcwd()
-    os.chdir(project)
-    try:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    result = invoke_cli(*args, cwd=project)
     return result.exit_code, result.output
 
 
